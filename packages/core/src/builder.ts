@@ -118,7 +118,7 @@ export class BalancerBuilder<Ctx = PickContext> {
       if (ids.has(b.id)) throw new InvalidOptionError(`backends[${i}]`, `duplicate backend id "${b.id}"`)
       ids.add(b.id)
     })
-    const strategy = s.strategy ?? (p2c() as Strategy<Ctx>)
+    const strategy = s.strategy === undefined ? (p2c() as Strategy<Ctx>) : s.strategy
     checkComponent('strategy', strategy, 'build')
     s.health.forEach((h, i) => {
       checkComponent(`health[${i}]`, h, 'start')
