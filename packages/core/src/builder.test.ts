@@ -40,7 +40,12 @@ describe('createBalancer() builder', () => {
 
   it('accepts URL, host:port, IPv6 and object backends', () => {
     const lb = createBalancer()
-      .backends(['http://127.0.0.1:9001', '127.0.0.1:9002', '[::1]:9003', { host: '::1', port: 9004, weight: 2, zone: 'b' }])
+      .backends([
+        'http://127.0.0.1:9001',
+        '127.0.0.1:9002',
+        '[::1]:9003',
+        { host: '::1', port: 9004, weight: 2, zone: 'b' },
+      ])
       .build()
     const [a, b, c, d] = lb.backends()
     expect(a!.id).toBe('http://127.0.0.1:9001')
@@ -54,7 +59,13 @@ describe('createBalancer() builder', () => {
   })
 
   it('rejects every bad backend with the option path', () => {
-    rejects(() => createBalancer().backends('x' as never).build(), 'backends')
+    rejects(
+      () =>
+        createBalancer()
+          .backends('x' as never)
+          .build(),
+      'backends',
+    )
     rejects(() => createBalancer().backends(['not a url']).build(), 'backends[0]')
     rejects(() => createBalancer().backends([ok, 'http://[bad']).build(), 'backends[1]')
     rejects(() => createBalancer().backends(['127.0.0.1:0']).build(), 'backends[0]')
@@ -62,52 +73,251 @@ describe('createBalancer() builder', () => {
     rejects(() => createBalancer().backends(['ftp://host']).build(), 'backends[0]')
     rejects(() => createBalancer().backends(['http://u:p@host:1']).build(), 'backends[0]')
     rejects(() => createBalancer().backends(['http://host:1/?q=1']).build(), 'backends[0]')
-    rejects(() => createBalancer().backends([{ url: ok, weight: -1 }]).build(), 'backends[0].weight')
-    rejects(() => createBalancer().backends([{ url: ok, weight: Number.NaN }]).build(), 'backends[0].weight')
-    rejects(() => createBalancer().backends([{ url: ok, weight: Number.POSITIVE_INFINITY }]).build(), 'backends[0].weight')
-    rejects(() => createBalancer().backends([{ url: ok, weight: '2' as never }]).build(), 'backends[0].weight')
-    rejects(() => createBalancer().backends([{ host: 'h' }]).build(), 'backends[0].port')
-    rejects(() => createBalancer().backends([{ host: 'h', port: 1.5 }]).build(), 'backends[0].port')
-    rejects(() => createBalancer().backends([{ host: 'a/b', port: 1 }]).build(), 'backends[0].host')
-    rejects(() => createBalancer().backends([{ url: ok, host: 'h' }]).build(), 'backends[0].host')
-    rejects(() => createBalancer().backends([{ port: 1 }]).build(), 'backends[0]')
-    rejects(() => createBalancer().backends([{ url: ok, id: '' }]).build(), 'backends[0].id')
-    rejects(() => createBalancer().backends([{ url: ok, admin: 'off' as never }]).build(), 'backends[0].admin')
-    rejects(() => createBalancer().backends([{ url: ok, meta: 3 as never }]).build(), 'backends[0].meta')
-    rejects(() => createBalancer().backends([{ url: ok, zone: 3 as never }]).build(), 'backends[0].zone')
-    rejects(() => createBalancer().backends([{ url: ok, wieght: 2 } as never]).build(), 'backends[0].wieght')
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, weight: -1 }])
+          .build(),
+      'backends[0].weight',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, weight: Number.NaN }])
+          .build(),
+      'backends[0].weight',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, weight: Number.POSITIVE_INFINITY }])
+          .build(),
+      'backends[0].weight',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, weight: '2' as never }])
+          .build(),
+      'backends[0].weight',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ host: 'h' }])
+          .build(),
+      'backends[0].port',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ host: 'h', port: 1.5 }])
+          .build(),
+      'backends[0].port',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ host: 'a/b', port: 1 }])
+          .build(),
+      'backends[0].host',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, host: 'h' }])
+          .build(),
+      'backends[0].host',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ port: 1 }])
+          .build(),
+      'backends[0]',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, id: '' }])
+          .build(),
+      'backends[0].id',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, admin: 'off' as never }])
+          .build(),
+      'backends[0].admin',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, meta: 3 as never }])
+          .build(),
+      'backends[0].meta',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, zone: 3 as never }])
+          .build(),
+      'backends[0].zone',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .backends([{ url: ok, wieght: 2 } as never])
+          .build(),
+      'backends[0].wieght',
+    )
     rejects(() => createBalancer().backends([ok, ok]).build(), 'backends[1]')
-    rejects(() => createBalancer().backends([42 as never]).build(), 'backends[0]')
+    rejects(
+      () =>
+        createBalancer()
+          .backends([42 as never])
+          .build(),
+      'backends[0]',
+    )
   })
 
   it('rejects a bad strategy, health check, plugin, observer, clock and random', () => {
-    rejects(() => createBalancer().strategy({} as Strategy).build(), 'strategy.name')
-    rejects(() => createBalancer().strategy({ name: 'x' } as Strategy).build(), 'strategy.build')
-    rejects(() => createBalancer().strategy(null as never).build(), 'strategy')
-    rejects(() => createBalancer().health({ name: 'h' } as never).build(), 'health[0].start')
-    rejects(() => createBalancer().use({ name: 'p', accept: 1 } as never).build(), 'use[0].accept')
-    rejects(() => createBalancer().use({ name: 'p' }).use({} as never).build(), 'use[1].name')
-    rejects(() => createBalancer().observe({ counter() {} } as never).build(), 'observe[0].gauge')
-    rejects(() => createBalancer().clock({ now: () => 0 } as never).build(), 'clock.setTimer')
-    rejects(() => createBalancer().random({} as never).build(), 'random.next')
+    rejects(
+      () =>
+        createBalancer()
+          .strategy({} as Strategy)
+          .build(),
+      'strategy.name',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .strategy({ name: 'x' } as Strategy)
+          .build(),
+      'strategy.build',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .strategy(null as never)
+          .build(),
+      'strategy',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .health({ name: 'h' } as never)
+          .build(),
+      'health[0].start',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .use({ name: 'p', accept: 1 } as never)
+          .build(),
+      'use[0].accept',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .use({ name: 'p' })
+          .use({} as never)
+          .build(),
+      'use[1].name',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .observe({ counter() {} } as never)
+          .build(),
+      'observe[0].gauge',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .clock({ now: () => 0 } as never)
+          .build(),
+      'clock.setTimer',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .random({} as never)
+          .build(),
+      'random.next',
+    )
   })
 
   it('rejects bad retry options', () => {
     rejects(() => createBalancer().retry({ retries: -1 }).build(), 'retry.retries')
     rejects(() => createBalancer().retry({ retries: 1.5 }).build(), 'retry.retries')
     rejects(() => createBalancer().retry({ retries: 101 }).build(), 'retry.retries')
-    rejects(() => createBalancer().retry({ backoff: { baseMs: -1 } }).build(), 'retry.backoff.baseMs')
-    rejects(() => createBalancer().retry({ backoff: { baseMs: 100, maxMs: 10 } }).build(), 'retry.backoff.maxMs')
-    rejects(() => createBalancer().retry({ backoff: { base: 1 } as never }).build(), 'retry.backoff.base')
-    rejects(() => createBalancer().retry({ budget: { percent: 2 } }).build(), 'retry.budget.percent')
-    rejects(() => createBalancer().retry({ budget: { ttlMs: 10 } }).build(), 'retry.budget.ttlMs')
-    rejects(() => createBalancer().retry({ budget: { minPerSecond: -1 } }).build(), 'retry.budget.minPerSecond')
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ backoff: { baseMs: -1 } })
+          .build(),
+      'retry.backoff.baseMs',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ backoff: { baseMs: 100, maxMs: 10 } })
+          .build(),
+      'retry.backoff.maxMs',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ backoff: { base: 1 } as never })
+          .build(),
+      'retry.backoff.base',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ budget: { percent: 2 } })
+          .build(),
+      'retry.budget.percent',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ budget: { ttlMs: 10 } })
+          .build(),
+      'retry.budget.ttlMs',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ budget: { minPerSecond: -1 } })
+          .build(),
+      'retry.budget.minPerSecond',
+    )
     rejects(() => createBalancer().retry({ timeoutMs: 0 }).build(), 'retry.timeoutMs')
     rejects(() => createBalancer().retry({ perTryTimeoutMs: -5 }).build(), 'retry.perTryTimeoutMs')
     rejects(() => createBalancer().retry({ retryAfterMaxMs: Number.NaN }).build(), 'retry.retryAfterMaxMs')
-    rejects(() => createBalancer().retry({ retryOn: true as never }).build(), 'retry.retryOn')
-    rejects(() => createBalancer().retry({ classify: 'x' as never }).build(), 'retry.classify')
-    rejects(() => createBalancer().retry({ attempts: 2 } as never).build(), 'retry.attempts')
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ retryOn: true as never })
+          .build(),
+      'retry.retryOn',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ classify: 'x' as never })
+          .build(),
+      'retry.classify',
+    )
+    rejects(
+      () =>
+        createBalancer()
+          .retry({ attempts: 2 } as never)
+          .build(),
+      'retry.attempts',
+    )
   })
 
   it('rejects bad balancer options', () => {

@@ -4,7 +4,12 @@ import { createBalancer } from './builder.js'
 import { DeadlineExceededError, NoBackendError } from './errors.js'
 import type { RequestRetryEvent } from './events.js'
 
-const urls = ['http://127.0.0.1:9001', 'http://127.0.0.1:9002', 'http://127.0.0.1:9003', 'http://127.0.0.1:9004']
+const urls = [
+  'http://127.0.0.1:9001',
+  'http://127.0.0.1:9002',
+  'http://127.0.0.1:9003',
+  'http://127.0.0.1:9004',
+]
 const refused = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
 const fast = { backoff: { baseMs: 0, maxMs: 0 } }
 
@@ -131,7 +136,11 @@ describe('Balancer.execute', () => {
       .build()
     const started = performance.now()
     const err = await lb
-      .execute({}, (_b, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))))
+      .execute(
+        {},
+        (_b, signal) =>
+          new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      )
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DeadlineExceededError)
     expect((err as DeadlineExceededError).code).toBe('FULCRUM_ERR_TIMEOUT')

@@ -8,7 +8,7 @@ import { checkKeys, checkObject, optionalNumber } from './validate.js'
 export interface P2cOptions {
   /**
    * How strongly in-flight requests count against a weighted backend, whose load is
-   * `(inflight + 1)^bias / weight` (Envoy `active_request_bias`); only used when weights differ.
+   * `inflight^bias / weight` (like Envoy's `active_request_bias`); only used when weights differ.
    * 0 = plain weighted random. @default 1
    */
   readonly bias?: number
@@ -18,7 +18,7 @@ export interface P2cOptions {
  * Power of two choices, least request (the default strategy): sample two **distinct** eligible
  * backends at random and take the one with fewer requests in flight. With equal weights the busiest
  * backend of n ≥ 2 is never chosen. With unequal weights both samples are drawn in proportion to
- * weight and the lower `(inflight + 1)^bias / weight` wins, ties keeping the first sample (NGINX
+ * weight and the lower `inflight^bias / weight` wins, ties keeping the first sample (NGINX
  * `random two least_conn`), so idle backends get traffic in proportion to their weights.
  * O(1) per pick with equal weights, O(log n) with unequal ones; no allocation.
  *
@@ -120,9 +120,8 @@ class P2cSelector<Ctx> implements Selector<Ctx> {
   /** The less loaded of two backends; ties keep `a`. */
   #better(a: Backend, b: Backend): Backend {
     if (this.#cumulative === null) return b.inflight < a.inflight ? b : a
-    const bias = this.#bias
-    const la = bias === 1 ? (a.inflight + 1) / a.weight : (a.inflight + 1) ** bias / a.weight
-    const lb = bias === 1 ? (b.inflight + 1) / b.weight : (b.inflight + 1) ** bias / b.weight
-    return lb < la ? b : a
+    // inflight / weight, so that idle backends tie and the weighted first sample decides.
+    if (this.#bias === 1) return b.inflight * a.weight < a.inflight * b.weight ? b : a
+    return b.inflight ** this.#bias * a.weight < a.inflight ** this.#bias * b.weight ? b : a
   }
 }
