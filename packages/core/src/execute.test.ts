@@ -209,8 +209,20 @@ describe('Balancer.execute', () => {
     const order: string[] = []
     const lb = createBalancer()
       .backends(urls)
-      .use({ name: 'outer', wrap: (next) => async (b, s, i) => (order.push('outer'), next(b, s, i)) })
-      .use({ name: 'inner', wrap: (next) => async (b, s, i) => (order.push('inner'), next(b, s, i)) })
+      .use({
+        name: 'outer',
+        wrap: (next) => async (b, s, i) => {
+          order.push('outer')
+          return next(b, s, i)
+        },
+      })
+      .use({
+        name: 'inner',
+        wrap: (next) => async (b, s, i) => {
+          order.push('inner')
+          return next(b, s, i)
+        },
+      })
       .build()
     await lb.execute({}, () => order.push('call'))
     expect(order).toEqual(['outer', 'inner', 'call'])
