@@ -1,4 +1,10 @@
-import { type AdminState, Backend, type BackendInit, type BackendSpec } from './backend.js'
+import {
+  type AdminState,
+  Backend,
+  type BackendInit,
+  type BackendSpec,
+  type BackendStatsOptions,
+} from './backend.js'
 import { InvalidOptionError } from './errors.js'
 import { checkKeys, checkNumber, checkObject, checkOneOf, checkString, describe } from './validate.js'
 
@@ -10,7 +16,7 @@ const ADMIN_STATES: readonly AdminState[] = ['active', 'draining', 'disabled']
 export const MAX_WEIGHT = 1_000_000
 
 /** @internal Validates a spec and creates its {@link Backend}; throws naming `path`. */
-export function createBackend(spec: BackendSpec, path: string, decayMs: number): Backend {
+export function createBackend(spec: BackendSpec, path: string, stats: BackendStatsOptions): Backend {
   const init: BackendInit = typeof spec === 'string' ? { url: spec } : spec
   if (typeof spec !== 'string') {
     checkObject(path, spec)
@@ -42,7 +48,7 @@ export function createBackend(spec: BackendSpec, path: string, decayMs: number):
   if (init.admin !== undefined) checkOneOf(`${path}.admin`, init.admin, ADMIN_STATES)
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
   const id = init.id === undefined ? (url ?? address) : checkString(`${path}.id`, init.id)
-  return new Backend(id, host, port, url, init, decayMs)
+  return new Backend(id, host, port, url, init, stats)
 }
 
 /** Parses `scheme://host:port[/base]` or `host:port`. */

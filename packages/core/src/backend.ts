@@ -43,6 +43,14 @@ export interface BackendInit {
   readonly admin?: AdminState
 }
 
+/** How backends keep statistics (balancer options). */
+export interface BackendStatsOptions {
+  /** Decay time of the latency EWMA, in ms. */
+  readonly latencyDecayMs: number
+  /** Latency a failure counts as, at least, in ms. */
+  readonly failurePenaltyMs: number
+}
+
 /** Counters kept per backend for its whole life in the pool (and across removal and re-adding). */
 export interface BackendCounters {
   /** Requests released. */
@@ -103,6 +111,7 @@ export class Backend {
   health: HealthStatus = 'healthy'
   /** Why the backend is unhealthy, per health source; empty when healthy. */
   readonly unhealthyReasons: Map<string, string> = new Map()
+  readonly #failurePenaltyMs: number
 
   /** @internal Use the balancer's `add()`; this constructor expects validated input. */
   constructor(
@@ -111,7 +120,7 @@ export class Backend {
     port: number,
     url: string | undefined,
     init: BackendInit,
-    decayMs: number,
+    stats: BackendStatsOptions,
   ) {
     this.id = id
     this.host = host
@@ -122,7 +131,8 @@ export class Backend {
     this.meta = init.meta ?? {}
     this.weight = init.weight ?? 1
     this.admin = init.admin ?? 'active'
-    this.latency = new PeakEwma(decayMs)
+    this.latency = new PeakEwma(stats.latencyDecayMs)
+    this.#failurePenaltyMs = stats.failurePenaltyMs
   }
 
   /** The combined state. */
@@ -152,9 +162,9 @@ export class Backend {
       c.consecutiveFailures++
       c.lastFailureAt = now
       c.lastFailure = outcome.error ?? 'error'
-      // A failure may raise the estimate (a slow failure must not look fast) but never lowers it:
-      // a backend that refuses connections in 1 ms must not attract latency-aware strategies.
-      if (latencyMs > this.latency.value(now)) this.latency.observe(latencyMs, now)
+      // A failure counts as at least `failurePenaltyMs` of latency: a backend that refuses
+      // connections in 1 ms must not attract latency-aware strategies (the black-hole effect).
+      this.latency.observe(Math.max(latencyMs, this.#failurePenaltyMs), now)
     }
   }
 

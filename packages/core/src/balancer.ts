@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3'
-import type { AdminState, Backend, BackendSnapshot, BackendSpec } from './backend.js'
+import type { AdminState, Backend, BackendSnapshot, BackendSpec, BackendStatsOptions } from './backend.js'
 import { BackendSet } from './backend-set.js'
 import { createBackend, MAX_WEIGHT } from './backend-spec.js'
 import type { Clock } from './clock.js'
@@ -25,7 +25,7 @@ export interface BalancerConfig<Ctx> {
   readonly retry: RetryPolicy
   readonly clock: Clock
   readonly random: Random
-  readonly latencyDecayMs: number
+  readonly stats: BackendStatsOptions
   readonly panicThreshold: number
 }
 
@@ -69,7 +69,7 @@ export class Balancer<Ctx = PickContext> {
   readonly #onAcquire: readonly Plugin<Ctx>[]
   readonly #onRelease: readonly Plugin<Ctx>[]
   readonly #wraps: readonly Plugin<Ctx>[]
-  readonly #decayMs: number
+  readonly #stats: BackendStatsOptions
   readonly #scratch = new BackendSet()
   readonly #detach: (() => void)[] = []
   #selector: Selector<Ctx> = { select: () => undefined }
@@ -82,7 +82,7 @@ export class Balancer<Ctx = PickContext> {
     this.clock = config.clock
     this.random = config.random
     this.#strategy = config.strategy
-    this.#decayMs = config.latencyDecayMs
+    this.#stats = config.stats
     this.#plugins = config.plugins
     this.#accept = config.plugins.filter((p) => p.accept)
     this.#onAcquire = config.plugins.filter((p) => p.onAcquire)
@@ -95,7 +95,7 @@ export class Balancer<Ctx = PickContext> {
     )
     this.#pool.batch(() => {
       config.backends.forEach((spec, i) => {
-        this.#pool.add(createBackend(spec, `backends[${i}]`, this.#decayMs))
+        this.#pool.add(createBackend(spec, `backends[${i}]`, this.#stats))
       })
     })
     if (this.#pool.snapshot.version === 0) this.#rebuild(this.#pool.snapshot)
@@ -232,7 +232,7 @@ export class Balancer<Ctx = PickContext> {
 
   /** Adds a backend at runtime; returns it. Throws on a bad spec or a duplicate id. */
   add(spec: BackendSpec): Backend {
-    return this.#pool.add(createBackend(spec, 'backend', this.#decayMs))
+    return this.#pool.add(createBackend(spec, 'backend', this.#stats))
   }
 
   /** Removes a backend; requests in flight on it finish normally. */

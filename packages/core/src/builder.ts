@@ -18,6 +18,11 @@ export interface BalancerOptions {
   /** Decay time of each backend's latency EWMA, in ms (Finagle, Linkerd: 10 s). @default 10_000 */
   readonly latencyDecayMs?: number
   /**
+   * The latency a failed attempt counts as, at least, in the backend's EWMA, so that a backend that
+   * fails fast does not look fast to latency-aware strategies. @default 1_000
+   */
+  readonly failurePenaltyMs?: number
+  /**
    * Panic threshold in [0, 1): when fewer than this share of the active backends is healthy, route
    * to all of them rather than overload the few (Envoy). 0 disables panic mode. @default 0
    */
@@ -103,18 +108,25 @@ export class BalancerBuilder<Ctx = PickContext> {
     const s = this.#s
     const o = s.options
     checkObject('options', o)
-    checkKeys('', o as Record<string, unknown>, ['name', 'latencyDecayMs', 'panicThreshold'])
+    checkKeys('', o as Record<string, unknown>, [
+      'name',
+      'latencyDecayMs',
+      'failurePenaltyMs',
+      'panicThreshold',
+    ])
     const name = o.name === undefined ? 'default' : checkString('name', o.name)
     const latencyDecayMs = optionalNumber('latencyDecayMs', o.latencyDecayMs, 10_000, {
       min: 0,
       minExclusive: true,
     })
+    const failurePenaltyMs = optionalNumber('failurePenaltyMs', o.failurePenaltyMs, 1_000, { min: 0 })
+    const stats = { latencyDecayMs, failurePenaltyMs }
     const panicThreshold = optionalNumber('panicThreshold', o.panicThreshold, 0, { min: 0, max: 1 })
     if (!Array.isArray(s.backends))
       throw new InvalidOptionError('backends', `expected an array, got ${describe(s.backends)}`)
     const ids = new Set<string>()
     s.backends.forEach((spec, i) => {
-      const b = createBackend(spec, `backends[${i}]`, latencyDecayMs)
+      const b = createBackend(spec, `backends[${i}]`, stats)
       if (ids.has(b.id)) throw new InvalidOptionError(`backends[${i}]`, `duplicate backend id "${b.id}"`)
       ids.add(b.id)
     })
@@ -149,7 +161,7 @@ export class BalancerBuilder<Ctx = PickContext> {
       retry: resolveRetry(s.retry),
       clock,
       random,
-      latencyDecayMs,
+      stats,
       panicThreshold,
     })
   }

@@ -19,6 +19,7 @@ export {
   type BackendSnapshot,
   type BackendSpec,
   type BackendState,
+  type BackendStatsOptions,
   type HealthStatus,
 } from './backend.js'
 export { BackendSet } from './backend-set.js'
