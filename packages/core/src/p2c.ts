@@ -109,8 +109,10 @@ class P2cSelector<Ctx> implements Selector<Ctx> {
 
   /** Slow path: the best backend not in `skip`, by full scan. */
   #scan(skip: BackendSet): Backend | undefined {
+    const list = this.#list
     let best: Backend | undefined
-    for (const b of this.#list) {
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i]!
       if (skip.has(b)) continue
       best = best === undefined ? b : this.#better(best, b)
     }
