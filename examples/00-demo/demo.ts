@@ -102,7 +102,9 @@ export async function main(): Promise<Row[]> {
 
 function print(rows: Row[]): void {
   console.log('Backends: a, b ~2 ms; c ~20 ms, weight 2; d refuses connections.')
-  console.log(`${REQUESTS} requests per strategy, ${CONCURRENCY} concurrent, retries: 2 (always to an untried backend)\n`)
+  console.log(
+    `${REQUESTS} requests per strategy, ${CONCURRENCY} concurrent, retries: 2 (always to an untried backend)\n`,
+  )
   console.log('strategy             a %    b %    c %    d %   p50 ms  p99 ms  retries  client errors')
   for (const r of rows) {
     const col = (id: string) => (r.shares[id] ?? 0).toFixed(1).padStart(6)
