@@ -15,7 +15,11 @@ interface Demo {
   port: number
 }
 
-async function startServer(name: string, delayMs: number, failAfter = Number.POSITIVE_INFINITY): Promise<Demo> {
+async function startServer(
+  name: string,
+  delayMs: number,
+  failAfter = Number.POSITIVE_INFINITY,
+): Promise<Demo> {
   let served = 0
   const server = net.createServer((socket) => {
     socket.setEncoding('utf8')
@@ -39,7 +43,11 @@ function ping(host: string, port: number, signal: AbortSignal): Promise<string> 
     socket.on('connect', () => socket.write('PING\n'))
     socket.on('data', (chunk) => (answer += chunk))
     socket.on('error', reject)
-    socket.on('close', () => (answer.startsWith('PONG') ? resolve(answer.trim()) : reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))))
+    socket.on('close', () =>
+      answer.startsWith('PONG')
+        ? resolve(answer.trim())
+        : reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' })),
+    )
   })
 }
 

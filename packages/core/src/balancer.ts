@@ -201,7 +201,7 @@ export class Balancer<Ctx = PickContext> {
     const hooks = this.#onRelease
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onRelease!(b, outcome, latencyMs, now)
     if (this.#events.listenerCount('request:end') > 0)
-      this.#events.emit('request:end', { backend: b, outcome, latencyMs })
+      this.#events.emit('request:end', { backend: b, outcome, latencyMs, startedAt: slot.startedAt })
   }
 
   /**

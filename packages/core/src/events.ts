@@ -23,6 +23,8 @@ export interface RequestEndEvent {
   readonly backend: Backend
   readonly outcome: Outcome
   readonly latencyMs: number
+  /** Clock time of the pick. */
+  readonly startedAt: number
 }
 
 /** Payload of `request:retry`: `execute()` is about to retry on another backend. */
