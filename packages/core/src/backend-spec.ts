@@ -6,7 +6,7 @@ import {
   type BackendStatsOptions,
 } from './backend.js'
 import { InvalidOptionError } from './errors.js'
-import { checkKeys, checkNumber, checkObject, checkOneOf, checkString, describe } from './validate.js'
+import { checkKeys, checkNumber, checkObject, checkOneOf, checkString, describeValue } from './validate.js'
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 }
 const INIT_KEYS = ['id', 'url', 'host', 'port', 'weight', 'zone', 'meta', 'admin'] as const
@@ -38,7 +38,7 @@ export function createBackend(spec: BackendSpec, path: string, stats: BackendSta
       throw new InvalidOptionError(path, 'a backend needs a url or a host and port')
     host = checkString(`${path}.host`, init.host)
     if (/[\s/?#@]/.test(host))
-      throw new InvalidOptionError(`${path}.host`, `not a host name: ${describe(host)}`)
+      throw new InvalidOptionError(`${path}.host`, `not a host name: ${describeValue(host)}`)
     if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
     port = checkNumber(`${path}.port`, init.port, { min: 1, max: 65535, integer: true })
   }
@@ -55,9 +55,11 @@ export function createBackend(spec: BackendSpec, path: string, stats: BackendSta
 function parseAddress(raw: string, path: string): { host: string; port: number; url: string | undefined } {
   if (!raw.includes('://')) {
     const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/?#@[\]]+):(\d{1,5})$/.exec(raw)
-    if (m === null) throw new InvalidOptionError(path, `expected a URL or host:port, got ${describe(raw)}`)
+    if (m === null)
+      throw new InvalidOptionError(path, `expected a URL or host:port, got ${describeValue(raw)}`)
     const port = Number(m[2])
-    if (port < 1 || port > 65535) throw new InvalidOptionError(path, `port out of range in ${describe(raw)}`)
+    if (port < 1 || port > 65535)
+      throw new InvalidOptionError(path, `port out of range in ${describeValue(raw)}`)
     const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!
     return { host, port, url: undefined }
   }
@@ -65,15 +67,16 @@ function parseAddress(raw: string, path: string): { host: string; port: number; 
   try {
     u = new URL(raw)
   } catch {
-    throw new InvalidOptionError(path, `not a valid URL: ${describe(raw)}`)
+    throw new InvalidOptionError(path, `not a valid URL: ${describeValue(raw)}`)
   }
-  if (u.hostname === '') throw new InvalidOptionError(path, `URL has no host: ${describe(raw)}`)
+  if (u.hostname === '') throw new InvalidOptionError(path, `URL has no host: ${describeValue(raw)}`)
   if (u.username !== '' || u.password !== '')
     throw new InvalidOptionError(path, 'credentials in a backend URL are not supported; use meta or headers')
   if (u.search !== '' || u.hash !== '')
-    throw new InvalidOptionError(path, `a backend URL takes no query or fragment: ${describe(raw)}`)
+    throw new InvalidOptionError(path, `a backend URL takes no query or fragment: ${describeValue(raw)}`)
   const port = u.port === '' ? DEFAULT_PORTS[u.protocol] : Number(u.port)
-  if (port === undefined) throw new InvalidOptionError(path, `URL needs an explicit port: ${describe(raw)}`)
+  if (port === undefined)
+    throw new InvalidOptionError(path, `URL needs an explicit port: ${describeValue(raw)}`)
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
   const base = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '')
   return { host, port, url: `${u.protocol}//${u.host}${base}` }

@@ -9,7 +9,14 @@ import type { HealthCheck, MetricsSink, Observer, Plugin } from './plugin.js'
 import { mathRandom, type Random } from './random.js'
 import { type RetryOptions, resolveRetry } from './retry-policy.js'
 import type { PickContext, Strategy } from './strategy.js'
-import { checkFunction, checkKeys, checkObject, checkString, describe, optionalNumber } from './validate.js'
+import {
+  checkFunction,
+  checkKeys,
+  checkObject,
+  checkString,
+  describeValue,
+  optionalNumber,
+} from './validate.js'
 
 /** Options of `createBalancer()`. */
 export interface BalancerOptions {
@@ -123,7 +130,7 @@ export class BalancerBuilder<Ctx = PickContext> {
     const stats = { latencyDecayMs, failurePenaltyMs }
     const panicThreshold = optionalNumber('panicThreshold', o.panicThreshold, 0, { min: 0, max: 1 })
     if (!Array.isArray(s.backends))
-      throw new InvalidOptionError('backends', `expected an array, got ${describe(s.backends)}`)
+      throw new InvalidOptionError('backends', `expected an array, got ${describeValue(s.backends)}`)
     const ids = new Set<string>()
     s.backends.forEach((spec, i) => {
       const b = createBackend(spec, `backends[${i}]`, stats)

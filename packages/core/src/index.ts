@@ -73,3 +73,17 @@ export { RollingWindow } from './primitives/rolling-window.js'
 export { mathRandom, type Random, randomInt } from './random.js'
 export type { RetryOptions, RetryPolicy } from './retry-policy.js'
 export type { PickContext, PoolSnapshot, Selector, Strategy, StrategyEnv } from './strategy.js'
+export {
+  checkArray,
+  checkFunction,
+  checkKeys,
+  checkNumber,
+  checkObject,
+  checkOneOf,
+  checkOptions,
+  checkString,
+  describeValue,
+  type NumberLimits,
+  optionalFunction,
+  optionalNumber,
+} from './validate.js'

@@ -91,15 +91,13 @@ export function resolveRetry(options: RetryOptions | undefined, path = 'retry'):
   const timeoutMs = optionalNumber(`${path}.timeoutMs`, o.timeoutMs, Number.POSITIVE_INFINITY, {
     min: 0,
     minExclusive: true,
+    infinite: true,
   })
   const perTryTimeoutMs = optionalNumber(
     `${path}.perTryTimeoutMs`,
     o.perTryTimeoutMs,
     Number.POSITIVE_INFINITY,
-    {
-      min: 0,
-      minExclusive: true,
-    },
+    { min: 0, minExclusive: true, infinite: true },
   )
   const retryAfterMaxMs = optionalNumber(`${path}.retryAfterMaxMs`, o.retryAfterMaxMs, 10_000, { min: 0 })
   if (o.retryOn !== undefined) checkFunction(`${path}.retryOn`, o.retryOn)

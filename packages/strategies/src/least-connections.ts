@@ -1,5 +1,12 @@
-import type { Backend, BackendSet, PickContext, Random, Selector, Strategy } from '@fulcrum/core'
-import { checkOptions } from './options.js'
+import {
+  type Backend,
+  type BackendSet,
+  checkOptions,
+  type PickContext,
+  type Random,
+  type Selector,
+  type Strategy,
+} from '@fulcrum/core'
 
 /**
  * Least connections by full scan: picks the backend with the lowest `inflight / weight` (requests

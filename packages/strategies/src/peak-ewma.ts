@@ -1,5 +1,13 @@
-import type { Backend, BackendSet, PickContext, Random, Selector, Strategy } from '@fulcrum/core'
-import { checkOptions, optionalNumber } from './options.js'
+import {
+  type Backend,
+  type BackendSet,
+  checkOptions,
+  optionalNumber,
+  type PickContext,
+  type Random,
+  type Selector,
+  type Strategy,
+} from '@fulcrum/core'
 
 /** Options of {@link peakEwma}. */
 export interface PeakEwmaOptions {

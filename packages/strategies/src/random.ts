@@ -1,5 +1,12 @@
-import type { Backend, BackendSet, PickContext, Random, Selector, Strategy } from '@fulcrum/core'
-import { checkOptions } from './options.js'
+import {
+  type Backend,
+  type BackendSet,
+  checkOptions,
+  type PickContext,
+  type Random,
+  type Selector,
+  type Strategy,
+} from '@fulcrum/core'
 
 /** Draws before a pick with skipped backends falls back to a scan. */
 const MAX_DRAWS = 8

@@ -1,5 +1,11 @@
-import type { Backend, BackendSet, PickContext, Selector, Strategy } from '@fulcrum/core'
-import { checkOptions } from './options.js'
+import {
+  type Backend,
+  type BackendSet,
+  checkOptions,
+  type PickContext,
+  type Selector,
+  type Strategy,
+} from '@fulcrum/core'
 
 /**
  * Plain round robin: hands out the eligible backends in turn, one each, ignoring weights and load.

@@ -1,5 +1,11 @@
-import type { Backend, BackendSet, PickContext, Selector, Strategy } from '@fulcrum/core'
-import { checkOptions } from './options.js'
+import {
+  type Backend,
+  type BackendSet,
+  checkOptions,
+  type PickContext,
+  type Selector,
+  type Strategy,
+} from '@fulcrum/core'
 
 /**
  * Smooth weighted round robin (NGINX's default `upstream` algorithm): every pick adds each backend's

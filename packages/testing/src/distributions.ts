@@ -1,5 +1,11 @@
-import { InvalidOptionError, type Random } from '@fulcrum/core'
-import { checkArray, checkNumber, checkObject, describe } from './validate.js'
+import {
+  checkArray,
+  checkNumber,
+  checkObject,
+  describeValue,
+  InvalidOptionError,
+  type Random,
+} from '@fulcrum/core'
 
 /**
  * A latency distribution: draws one value in ms (finite, ≥ 0) from a random source. Build one with
@@ -181,7 +187,7 @@ export function toDistribution(input: LatencyInput, path = 'latency'): Distribut
   if (typeof input !== 'object' || input === null || typeof input.sample !== 'function')
     throw new InvalidOptionError(
       path,
-      `expected a number of ms or a distribution with sample(random), got ${describe(input)}`,
+      `expected a number of ms or a distribution with sample(random), got ${describeValue(input)}`,
     )
   return input
 }

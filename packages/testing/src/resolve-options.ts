@@ -1,4 +1,16 @@
-import { type BackendInit, type BalancerBuilder, InvalidOptionError } from '@fulcrum/core'
+import {
+  type BackendInit,
+  type BalancerBuilder,
+  checkArray,
+  checkFunction,
+  checkKeys,
+  checkNumber,
+  checkObject,
+  checkString,
+  describeValue,
+  InvalidOptionError,
+  optionalNumber,
+} from '@fulcrum/core'
 import { type Distribution, toDistribution } from './distributions.js'
 import type { Seed, SeededRandom } from './seeded-random.js'
 import type {
@@ -8,17 +20,7 @@ import type {
   SimulateOptions,
   SimulationAction,
 } from './simulate-options.js'
-import {
-  checkArray,
-  checkFunction,
-  checkKeys,
-  checkNumber,
-  checkObject,
-  checkString,
-  checkTrue,
-  describe,
-  optionalNumber,
-} from './validate.js'
+import { checkTrue } from './validate.js'
 
 /** @internal A validated backend. */
 export interface ResolvedBackend {
@@ -134,7 +136,7 @@ function resolveBackend(spec: SimulatedBackendSpec, i: number, ids: Set<string>)
   checkObject(path, spec)
   checkKeys(path, spec, BACKEND_KEYS)
   const id = checkString(`${path}.id`, spec.id)
-  if (ids.has(id)) throw new InvalidOptionError(`${path}.id`, `duplicate backend id ${describe(id)}`)
+  if (ids.has(id)) throw new InvalidOptionError(`${path}.id`, `duplicate backend id ${describeValue(id)}`)
   ids.add(id)
   const latency = toDistribution(spec.latency ?? 10, `${path}.latency`)
   const errorRate = optionalNumber(`${path}.errorRate`, spec.errorRate, 0, { min: 0, max: 1 })

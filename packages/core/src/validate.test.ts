@@ -1,6 +1,6 @@
-import { InvalidOptionError } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
-import { checkKeys, checkNumber, checkString, describe as describeValue } from './validate.js'
+import { InvalidOptionError } from './errors.js'
+import { checkKeys, checkNumber, checkString, describeValue } from './validate.js'
 
 describe('validate', () => {
   it('checks numbers, with limits', () => {
