@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { BackendSet } from './backend-set.js'
 import { createBalancer } from './builder.js'
 import { NoBackendError } from './errors.js'
+import type { BalancerControl } from './plugin.js'
 
 const urls = ['http://127.0.0.1:9001', 'http://127.0.0.1:9002', 'http://127.0.0.1:9003']
 
@@ -56,5 +57,28 @@ describe('Balancer.pick / release', () => {
     }
     expect(lb.get(urls[0]!)!.state).toBe('draining')
     expect(lb.get(urls[1]!)!.state).toBe('disabled')
+  })
+
+  it('gives unhealthy backends no new picks, and takes them back when healthy again', () => {
+    let control: BalancerControl | undefined
+    const lb = createBalancer()
+      .backends(urls)
+      .health({ name: 'h', start: (c) => void (control = c) })
+      .build()
+    const sick = lb.get(urls[1]!)!
+    control!.setHealth(sick, 'h', false, 'probe failed')
+    for (let i = 0; i < 300; i++) {
+      const lease = lb.pick()
+      expect(lease.backend).not.toBe(sick)
+      lease.release()
+    }
+    control!.setHealth(sick, 'h', true, 'probe passed')
+    const seen = new Set<string>()
+    for (let i = 0; i < 300; i++) {
+      const lease = lb.pick()
+      seen.add(lease.backend!.id)
+      lease.release()
+    }
+    expect(seen.has(sick.id)).toBe(true)
   })
 })
