@@ -6,7 +6,8 @@ import { InvalidOptionError } from './errors.js'
 import { metricsObserver } from './metrics-observer.js'
 import { p2c } from './p2c.js'
 import type { HealthCheck, MetricsSink, Observer, Plugin } from './plugin.js'
-import { mathRandom, type Random } from './random.js'
+import type { Random } from './random.js'
+import { fastRandom } from './sfc32.js'
 import { type RetryOptions, resolveRetry } from './retry-policy.js'
 import type { PickContext, Strategy } from './strategy.js'
 import {
@@ -100,7 +101,7 @@ export class BalancerBuilder<Ctx = PickContext> {
     return this.#with({ clock })
   }
 
-  /** Injects the random source (a seeded one in tests). @default mathRandom */
+  /** Injects the random source (a seeded one in tests). @default fastRandom(), sfc32 seeded from the OS */
   random(random: Random): BalancerBuilder<Ctx> {
     return this.#with({ random })
   }
@@ -156,7 +157,7 @@ export class BalancerBuilder<Ctx = PickContext> {
     const clock = s.clock ?? systemClock
     checkObject('clock', clock)
     for (const m of ['now', 'setTimer', 'clearTimer'] as const) checkFunction(`clock.${m}`, clock[m])
-    const random = s.random ?? mathRandom
+    const random = s.random ?? fastRandom()
     checkObject('random', random)
     checkFunction('random.next', random.next)
     return new Balancer<Ctx>({

@@ -145,8 +145,9 @@ export class Pool {
     const wasPanic = this.#snapshot.panic
     this.#snapshot = Object.freeze({
       version: this.#snapshot.version + 1,
-      eligible: Object.freeze(panic ? candidates : healthy),
-      all: Object.freeze(all),
+      // Arrays stay unfrozen (readonly by type): V8 reads elements of frozen arrays on a slow path.
+      eligible: panic ? candidates : healthy,
+      all,
       panic,
     })
     this.#onPublish(this.#snapshot)

@@ -1,4 +1,4 @@
-import { InvalidOptionError, type Random } from '@fulcrum/core'
+import { InvalidOptionError, type Random, Sfc32Random } from '@fulcrum/core'
 
 /**
  * What {@link seededRandom} accepts as a seed: a finite number or any string.
@@ -67,39 +67,19 @@ function splitmix32(x: number): number {
 const TWO_POW_32 = 4_294_967_296
 
 /** sfc32 (Chris Doty-Humphrey's Small Fast Chaotic PRNG): 128-bit state, passes PractRand and BigCrush. */
-class Sfc32 implements SeededRandom {
+class Sfc32 extends Sfc32Random implements SeededRandom {
   readonly seed: string
-  #a: number
-  #b: number
-  #c: number
-  #d: number
 
   constructor(seed: string) {
-    this.seed = seed
     // Four independent 32-bit hash lanes of the seed string (128 bits), each run through splitmix32;
     // `d` is sfc32's counter, so the state can never get stuck at zero.
-    this.#a = splitmix32(hashLane(seed, 0))
-    this.#b = splitmix32(hashLane(seed, 1))
-    this.#c = splitmix32(hashLane(seed, 2))
-    this.#d = splitmix32(hashLane(seed, 3))
-    for (let i = 0; i < 12; i++) this.uint32() // discard the first outputs, as sfc32 recommends
-  }
-
-  uint32(): number {
-    const a = this.#a
-    const b = this.#b
-    const c = this.#c
-    const d = this.#d
-    const t = (((a + b) | 0) + d) | 0
-    this.#d = (d + 1) | 0
-    this.#a = b ^ (b >>> 9)
-    this.#b = (c + (c << 3)) | 0
-    this.#c = (((c << 21) | (c >>> 11)) + t) | 0
-    return t >>> 0
-  }
-
-  next(): number {
-    return this.uint32() / TWO_POW_32
+    super(
+      splitmix32(hashLane(seed, 0)),
+      splitmix32(hashLane(seed, 1)),
+      splitmix32(hashLane(seed, 2)),
+      splitmix32(hashLane(seed, 3)),
+    )
+    this.seed = seed
   }
 
   int(n: number): number {
