@@ -7,8 +7,8 @@ import { metricsObserver } from './metrics-observer.js'
 import { p2c } from './p2c.js'
 import type { HealthCheck, MetricsSink, Observer, Plugin } from './plugin.js'
 import type { Random } from './random.js'
-import { fastRandom } from './sfc32.js'
 import { type RetryOptions, resolveRetry } from './retry-policy.js'
+import { fastRandom } from './sfc32.js'
 import type { PickContext, Strategy } from './strategy.js'
 import {
   checkFunction,

@@ -71,8 +71,8 @@ export { PeakEwma } from './primitives/peak-ewma.js'
 export { RetryBudget, type RetryBudgetOptions } from './primitives/retry-budget.js'
 export { RollingWindow } from './primitives/rolling-window.js'
 export { mathRandom, type Random, randomInt } from './random.js'
-export { fastRandom, Sfc32Random } from './sfc32.js'
 export type { RetryOptions, RetryPolicy } from './retry-policy.js'
+export { fastRandom, Sfc32Random } from './sfc32.js'
 export type { PickContext, PoolSnapshot, Selector, Strategy, StrategyEnv } from './strategy.js'
 export {
   checkArray,
