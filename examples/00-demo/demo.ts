@@ -5,7 +5,8 @@
  * plus one dead address (d: nothing listens, connections are refused), then sends the same bounded
  * load through `balancer.execute()` + `fetch()` with several strategies and prints, per strategy,
  * each backend's share of the requests, the client latency percentiles and client-visible errors.
- * Retries go to a backend not yet tried, so d costs a retry, never an error.
+ * Retries go to a backend not yet tried, so d costs a few retries, never an error, and after three
+ * consecutive failures the balancer stops picking it for 10 s (passive failure avoidance).
  */
 import { once } from 'node:events'
 import http from 'node:http'
@@ -114,7 +115,10 @@ function print(rows: Row[]): void {
         .padStart(7)}  ${String(r.retries).padStart(7)}  ${String(r.errors).padStart(13)}`,
     )
   }
-  console.log('\nd never serves: its attempts fail fast and are retried elsewhere. Latency-aware strategies')
+  console.log(
+    '\nd never serves: its first attempts fail fast and are retried elsewhere, then the balancer avoids it',
+  )
+  console.log('(3 consecutive failures → no picks for 10 s, like NGINX max_fails). Latency-aware strategies')
   console.log('(least-conn, p2c, peak-ewma) send less to the slow c; round robin ignores speed and weight;')
   console.log('ring hash keeps each of the 50 users on one backend.')
 }

@@ -27,6 +27,8 @@ export interface BalancerConfig<Ctx> {
   readonly random: Random
   readonly stats: BackendStatsOptions
   readonly panicThreshold: number
+  readonly maxFails: number
+  readonly failTimeoutMs: number
 }
 
 /** The JSON view returned by `balancer.snapshot()`. */
@@ -71,6 +73,8 @@ export class Balancer<Ctx = PickContext> {
   readonly #wraps: readonly Plugin<Ctx>[]
   readonly #stats: BackendStatsOptions
   readonly #scratch = new BackendSet()
+  readonly #maxFails: number
+  readonly #failTimeoutMs: number
   readonly #detach: (() => void)[] = []
   #selector: Selector<Ctx> = { select: () => undefined }
   #closed = false
@@ -84,6 +88,8 @@ export class Balancer<Ctx = PickContext> {
     this.#strategy = config.strategy
     this.#stats = config.stats
     this.#plugins = config.plugins
+    this.#maxFails = config.maxFails
+    this.#failTimeoutMs = config.failTimeoutMs
     this.#accept = config.plugins.filter((p) => p.accept)
     this.#onAcquire = config.plugins.filter((p) => p.onAcquire)
     this.#onRelease = config.plugins.filter((p) => p.onRelease)
@@ -156,16 +162,20 @@ export class Balancer<Ctx = PickContext> {
     const now = this.clock.now()
     const selector = this.#selector
     let picked: Backend | undefined
+    let failing: Backend | undefined
     for (let round = 0; round < MAX_VETOES; round++) {
       const b = selector.select(ctx, skip, now)
       if (b === undefined) break
-      if (this.#accepts(b, ctx)) {
+      if (this.#recentlyFailed(b, now)) failing ??= b
+      else if (this.#accepts(b, ctx)) {
         picked = b
         break
       }
       skip.add(b)
     }
     skip.truncate(base)
+    // Fail open: a backend that failed recently beats no backend at all.
+    if (picked === undefined && failing !== undefined && this.#accepts(failing, ctx)) picked = failing
     if (picked === undefined) {
       const snap = this.#pool.snapshot
       throw new NoBackendError(snap.all.length, snap.eligible.length)
@@ -177,6 +187,16 @@ export class Balancer<Ctx = PickContext> {
     const hooks = this.#onAcquire
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onAcquire!(picked, ctx)
     return picked
+  }
+
+  /** NGINX `max_fails` / `fail_timeout`: skipped after `maxFails` consecutive failures, until the window ends. */
+  #recentlyFailed(b: Backend, now: number): boolean {
+    const c = b.counters
+    return (
+      this.#maxFails > 0 &&
+      c.consecutiveFailures >= this.#maxFails &&
+      now - c.lastFailureAt < this.#failTimeoutMs
+    )
   }
 
   #accepts(b: Backend, ctx: Ctx): boolean {

@@ -35,6 +35,16 @@ export interface BalancerOptions {
    * to all of them rather than overload the few (Envoy). 0 disables panic mode. @default 0
    */
   readonly panicThreshold?: number
+  /**
+   * Passive failure avoidance built into every balancer (NGINX `max_fails`): after this many
+   * consecutive failures a backend takes no new picks until `failTimeoutMs` has passed since its
+   * last failure; then it gets picks again, and one more failure starts a new window. If every
+   * candidate failed recently, the pick fails open and uses one of them. 0 disables it; outlier
+   * detection (`@fulcrum/health`) is the full-featured version. @default 3
+   */
+  readonly maxFails?: number
+  /** How long a backend that reached `maxFails` is avoided, in ms (NGINX `fail_timeout`). @default 10_000 */
+  readonly failTimeoutMs?: number
 }
 
 interface State<Ctx> {
@@ -121,6 +131,8 @@ export class BalancerBuilder<Ctx = PickContext> {
       'latencyDecayMs',
       'failurePenaltyMs',
       'panicThreshold',
+      'maxFails',
+      'failTimeoutMs',
     ])
     const name = o.name === undefined ? 'default' : checkString('name', o.name)
     const latencyDecayMs = optionalNumber('latencyDecayMs', o.latencyDecayMs, 10_000, {
@@ -130,6 +142,8 @@ export class BalancerBuilder<Ctx = PickContext> {
     const failurePenaltyMs = optionalNumber('failurePenaltyMs', o.failurePenaltyMs, 1_000, { min: 0 })
     const stats = { latencyDecayMs, failurePenaltyMs }
     const panicThreshold = optionalNumber('panicThreshold', o.panicThreshold, 0, { min: 0, max: 1 })
+    const maxFails = optionalNumber('maxFails', o.maxFails, 3, { min: 0, max: 1_000_000, integer: true })
+    const failTimeoutMs = optionalNumber('failTimeoutMs', o.failTimeoutMs, 10_000, { min: 0 })
     if (!Array.isArray(s.backends))
       throw new InvalidOptionError('backends', `expected an array, got ${describeValue(s.backends)}`)
     const ids = new Set<string>()
@@ -171,6 +185,8 @@ export class BalancerBuilder<Ctx = PickContext> {
       random,
       stats,
       panicThreshold,
+      maxFails,
+      failTimeoutMs,
     })
   }
 }
