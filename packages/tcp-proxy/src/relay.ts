@@ -1,0 +1,186 @@
+/**
+ * @internal The relay's event listeners. They are module-level functions, shared by every
+ * connection: each finds its connection through a symbol-keyed property of the stream it listens
+ * on (`this`), as Node's own http server does, so a connection allocates no closures. Data moves
+ * with pipe semantics: a `write()` that returns false pauses the source until the destination's
+ * `'drain'`.
+ */
+import type net from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { TcpConnection } from './connection.js'
+import { resetWhenFlushed } from './reset.js'
+
+/** @internal The property holding a stream's connection. */
+export const kConn: unique symbol = Symbol('fulcrum.tcpConnection')
+
+/** @internal A socket or fault stream tagged with its connection. */
+export type Tagged<S extends Duplex = net.Socket> = S & { [kConn]?: TcpConnection }
+
+function connOf(stream: Duplex): TcpConnection {
+  return (stream as Tagged<Duplex>)[kConn]!
+}
+
+// ── client → (wrapUp →) upstream ────────────────────────────────────────────────────────────────
+
+function clientOnData(this: net.Socket, chunk: Buffer): void {
+  const c = connOf(this)
+  const w = c.wrapUp
+  if (w !== undefined) {
+    if (!w.write(chunk)) this.pause()
+    return
+  }
+  c.bytesIn += chunk.length
+  if (!c.upstream!.write(chunk)) this.pause()
+}
+
+function wrapUpOnData(this: Duplex, chunk: Buffer): void {
+  const c = connOf(this)
+  c.bytesIn += chunk.length
+  if (!c.upstream!.write(chunk)) this.pause()
+}
+
+function upstreamOnDrain(this: net.Socket): void {
+  const c = connOf(this)
+  ;(c.wrapUp ?? c.client).resume()
+}
+
+function wrapUpOnDrain(this: Duplex): void {
+  connOf(this).client.resume()
+}
+
+/**
+ * Attached from the start: with nothing buffered, a FIN emits `'end'` even on a paused socket, so
+ * a client that half-closes while the proxy is still connecting must not be missed.
+ */
+export function clientOnEnd(this: net.Socket): void {
+  const c = connOf(this)
+  c.clientEnded = true
+  c.clientEnd()
+}
+
+/** @internal Forwards the client's FIN into the upstream direction. */
+export function endUpstreamSide(c: TcpConnection): void {
+  if (c.wrapUp !== undefined) c.wrapUp.end()
+  else c.forwardEnd('upstream')
+}
+
+function wrapUpOnEnd(this: Duplex): void {
+  connOf(this).forwardEnd('upstream')
+}
+
+// ── upstream → (wrapDown →) client ──────────────────────────────────────────────────────────────
+
+function upstreamOnData(this: net.Socket, chunk: Buffer): void {
+  const c = connOf(this)
+  const w = c.wrapDown
+  if (w !== undefined) {
+    if (!w.write(chunk)) this.pause()
+    return
+  }
+  c.bytesOut += chunk.length
+  if (!c.client.write(chunk)) this.pause()
+}
+
+function wrapDownOnData(this: Duplex, chunk: Buffer): void {
+  const c = connOf(this)
+  c.bytesOut += chunk.length
+  if (!c.client.write(chunk)) this.pause()
+}
+
+function clientOnDrain(this: net.Socket): void {
+  const c = connOf(this)
+  ;(c.wrapDown ?? c.upstream!).resume()
+}
+
+function wrapDownOnDrain(this: Duplex): void {
+  connOf(this).upstream!.resume()
+}
+
+function upstreamOnEnd(this: net.Socket): void {
+  const c = connOf(this)
+  c.upstreamEnded = true
+  if (c.wrapDown !== undefined) c.wrapDown.end()
+  else c.forwardEnd('downstream')
+}
+
+function wrapDownOnEnd(this: Duplex): void {
+  connOf(this).forwardEnd('downstream')
+}
+
+/** A fault stream broke (a reset-after budget ran out): both sides are reset once flushed. */
+function wrapOnError(this: Duplex, error: Error): void {
+  const c = connOf(this)
+  c.setCause('fault', 'reset', error)
+  resetWhenFlushed(c.client)
+  if (!c.upstreamClosed) resetWhenFlushed(c.upstream!)
+}
+
+function onIdleTimeout(this: net.Socket): void {
+  connOf(this).idle()
+}
+
+function discard(): void {}
+
+/** @internal Wires both directions of an established connection; the client stays paused. */
+export function attachRelay(c: TcpConnection): void {
+  const client = c.client
+  const upstream = c.upstream!
+  client.on('data', clientOnData)
+  client.on('drain', clientOnDrain)
+  upstream.on('data', upstreamOnData)
+  upstream.on('end', upstreamOnEnd)
+  upstream.on('drain', upstreamOnDrain)
+  const up = c.wrapUp
+  if (up !== undefined) {
+    ;(up as Tagged<Duplex>)[kConn] = c
+    up.on('data', wrapUpOnData)
+    up.on('end', wrapUpOnEnd)
+    up.on('drain', wrapUpOnDrain)
+    up.on('error', wrapOnError)
+  }
+  const down = c.wrapDown
+  if (down !== undefined) {
+    ;(down as Tagged<Duplex>)[kConn] = c
+    down.on('data', wrapDownOnData)
+    down.on('end', wrapDownOnEnd)
+    down.on('drain', wrapDownOnDrain)
+    down.on('error', wrapOnError)
+  }
+}
+
+/** @internal Reads and discards what a blackholed client sends. */
+export function attachBlackhole(c: TcpConnection): void {
+  c.client.on('data', discard)
+}
+
+/** @internal Arms the idle timeout on `socket` (refreshed by every read and write on it). */
+export function armIdle(socket: net.Socket, ms: number): void {
+  socket.setTimeout(ms)
+  socket.on('timeout', onIdleTimeout)
+}
+
+/**
+ * @internal Relays one chunk from the backend outside the `'data'` path (the bytes still buffered
+ * when the backend failed), ignoring backpressure: they are at most one read buffer.
+ */
+export function relayDown(c: TcpConnection, chunk: Buffer): void {
+  const w = c.wrapDown
+  if (w !== undefined) {
+    if (!w.writableEnded && !w.destroyed) w.write(chunk)
+  } else if (!c.client.writableEnded && !c.client.destroyed) {
+    c.bytesOut += chunk.length
+    c.client.write(chunk)
+  }
+}
+
+/** @internal Likewise from the client, when the client failed. */
+export function relayUp(c: TcpConnection, chunk: Buffer): void {
+  const w = c.wrapUp
+  const up = c.upstream!
+  if (w !== undefined) {
+    if (!w.writableEnded && !w.destroyed) w.write(chunk)
+  } else if (!up.writableEnded && !up.destroyed) {
+    c.bytesIn += chunk.length
+    up.write(chunk)
+  }
+}

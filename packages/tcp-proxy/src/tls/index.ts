@@ -1,0 +1,7 @@
+export {
+  NoCertificateError,
+  type TlsCertificate,
+  type TlsTerminator,
+  type TlsTerminatorOptions,
+  tlsTerminator,
+} from './terminate.js'
