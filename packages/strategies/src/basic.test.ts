@@ -1,12 +1,5 @@
 import * as core from '@fulcrum/core'
-import {
-  BackendSet,
-  createBalancer,
-  InvalidOptionError,
-  NoBackendError,
-  type Random,
-  type Strategy,
-} from '@fulcrum/core'
+import { BackendSet, createBalancer, InvalidOptionError, NoBackendError, type Strategy } from '@fulcrum/core'
 import { describe, expect, it, vi } from 'vitest'
 import {
   leastConnections,
@@ -17,19 +10,7 @@ import {
   weightedRandom,
   weightedRoundRobin,
 } from './basic.js'
-
-/** Deterministic uniform random source (mulberry32). */
-function mulberry32(seed: number): Random {
-  let a = seed >>> 0
-  return {
-    next() {
-      a = (a + 0x6d2b79f5) | 0
-      let t = Math.imul(a ^ (a >>> 15), 1 | a)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-  }
-}
+import { mulberry32 } from './strategies.test-support.js'
 
 const factories: [string, () => Strategy][] = [
   ['round-robin', () => roundRobin()],

@@ -1,19 +1,7 @@
 import { BackendSet, type Balancer, createBalancer, type Lease, type Random } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
 import { leastConnections } from './least-connections.js'
-
-/** Deterministic uniform random source (mulberry32). */
-function mulberry32(seed: number): Random {
-  let a = seed >>> 0
-  return {
-    next() {
-      a = (a + 0x6d2b79f5) | 0
-      let t = Math.imul(a ^ (a >>> 15), 1 | a)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-  }
-}
+import { mulberry32 } from './strategies.test-support.js'
 
 function balancer(weights: readonly number[], random: Random = mulberry32(42)): Balancer {
   return createBalancer()

@@ -1,19 +1,7 @@
-import { BackendSet, type Balancer, createBalancer, type Random } from '@fulcrum/core'
+import { type Balancer, createBalancer, type Random } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
 import { roundRobin } from './round-robin.js'
-
-/** Deterministic uniform random source (mulberry32). */
-function mulberry32(seed: number): Random {
-  let a = seed >>> 0
-  return {
-    next() {
-      a = (a + 0x6d2b79f5) | 0
-      let t = Math.imul(a ^ (a >>> 15), 1 | a)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-  }
-}
+import { mulberry32, picks, setOf } from './strategies.test-support.js'
 
 const fixed = (value: number): Random => ({ next: () => value })
 
@@ -23,23 +11,6 @@ function balancer(ids: string, random: Random, weights: readonly number[] = []):
     .strategy(roundRobin())
     .random(random)
     .build()
-}
-
-/** `n` picks, each released at once, as a string of backend ids. */
-function picks(lb: Balancer, n: number, tried?: BackendSet): string {
-  let out = ''
-  for (let i = 0; i < n; i++) {
-    const lease = lb.pick(undefined, tried)
-    out += lease.backend!.id
-    lease.release()
-  }
-  return out
-}
-
-function setOf(lb: Balancer, ids: string): BackendSet {
-  const set = new BackendSet()
-  for (const id of ids) set.add(lb.get(id)!)
-  return set
 }
 
 describe('roundRobin', () => {

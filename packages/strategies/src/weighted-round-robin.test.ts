@@ -1,5 +1,6 @@
-import { BackendSet, type Balancer, createBalancer } from '@fulcrum/core'
+import { type Balancer, createBalancer } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
+import { picks, setOf } from './strategies.test-support.js'
 import { weightedRoundRobin } from './weighted-round-robin.js'
 
 /** Backends `a`, `b`, … with the given weights. */
@@ -14,23 +15,6 @@ function balancer(weights: readonly number[]): Balancer {
     )
     .strategy(weightedRoundRobin())
     .build()
-}
-
-/** `n` picks, each released at once, as a string of backend ids. */
-function picks(lb: Balancer, n: number, tried?: BackendSet): string {
-  let out = ''
-  for (let i = 0; i < n; i++) {
-    const lease = lb.pick(undefined, tried)
-    out += lease.backend!.id
-    lease.release()
-  }
-  return out
-}
-
-function setOf(lb: Balancer, ids: string): BackendSet {
-  const set = new BackendSet()
-  for (const id of ids) set.add(lb.get(id)!)
-  return set
 }
 
 describe('weightedRoundRobin', () => {

@@ -6,38 +6,14 @@ import {
   InvalidOptionError,
   type Lease,
   NoBackendError,
-  type Random,
   type Strategy,
 } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
+import { assign, backends, KEYS, mulberry32 as seeded } from '../strategies.test-support.js'
 import { boundedLoad } from './bounded-load.js'
 import { ringHash } from './ring-hash.js'
 
 const N = 10
-const KEYS = Array.from({ length: 20_000 }, (_, i) => `key-${i}`)
-const backends = (n: number, from = 0) =>
-  Array.from({ length: n }, (_, i) => ({ id: `b${from + i}`, url: `http://10.0.0.${from + i + 1}:80` }))
-
-function seeded(seed: number): Random {
-  let s = seed >>> 0
-  return {
-    next() {
-      s = (s + 0x6d2b79f5) >>> 0
-      let t = s
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-  }
-}
-
-function assign(lb: Balancer, keys: readonly string[]): string[] {
-  return keys.map((key) => {
-    const lease = lb.pick({ key })
-    lease.release()
-    return lease.backend!.id
-  })
-}
 
 /** The documented cap: ceil(factor × (total + 1) × w / Σw), with `total` the in-flight sum. */
 function cap(lb: Balancer, b: Backend, factor: number, total: number): number {

@@ -1,58 +1,24 @@
 import {
   type Backend,
   BackendSet,
-  type Balancer,
   createBalancer,
   InvalidOptionError,
   NoBackendError,
-  type Random,
   type Strategy,
 } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
+import {
+  assign,
+  backends,
+  KEYS,
+  maxOverMean,
+  movedFraction,
+  mulberry32 as seeded,
+  shares,
+} from '../strategies.test-support.js'
 import { fillTable, maglev } from './maglev.js'
 
 const N = 10
-const KEYS = Array.from({ length: 20_000 }, (_, i) => `key-${i}`)
-const backends = (n: number, from = 0) =>
-  Array.from({ length: n }, (_, i) => ({ id: `b${from + i}`, url: `http://10.0.0.${from + i + 1}:80` }))
-
-function seeded(seed: number): Random {
-  let s = seed >>> 0
-  return {
-    next() {
-      s = (s + 0x6d2b79f5) >>> 0
-      let t = s
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-  }
-}
-
-function assign(lb: Balancer, keys: readonly string[]): string[] {
-  return keys.map((key) => {
-    const lease = lb.pick({ key })
-    lease.release()
-    return lease.backend!.id
-  })
-}
-
-function shares(ids: readonly string[]): Map<string, number> {
-  const m = new Map<string, number>()
-  for (const id of ids) m.set(id, (m.get(id) ?? 0) + 1)
-  return m
-}
-
-function maxOverMean(ids: readonly string[]): number {
-  const counts = [...shares(ids).values()]
-  return Math.max(...counts) / (ids.length / counts.length)
-}
-
-function movedFraction(before: readonly string[], after: readonly string[]): number {
-  let moved = 0
-  for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) moved++
-  return moved / before.length
-}
 
 describe('maglev', () => {
   it('sends the same key to the same backend, whatever the insertion order', () => {

@@ -1,0 +1,73 @@
+/**
+ * Shared helpers of this package's tests (not part of the build: `*.test-support.ts` is excluded
+ * from the package's tsconfig and files).
+ */
+import { BackendSet, type Balancer, type Random } from '@fulcrum/core'
+
+/** mulberry32: a tiny seeded generator, so shares and sequences repeat exactly. */
+export function mulberry32(seed: number): Random {
+  let s = seed >>> 0
+  return {
+    next() {
+      s = (s + 0x6d2b79f5) >>> 0
+      let t = s
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    },
+  }
+}
+
+/** 20 000 distinct routing keys. */
+export const KEYS: readonly string[] = Array.from({ length: 20_000 }, (_, i) => `key-${i}`)
+
+/** `n` backends `b<from>` … with distinct fake URLs. */
+export const backends = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => ({ id: `b${from + i}`, url: `http://10.0.0.${from + i + 1}:80` }))
+
+/** The backend id each key is picked onto (each lease released at once). */
+export function assign(lb: Balancer, keys: readonly string[]): string[] {
+  return keys.map((key) => {
+    const lease = lb.pick({ key })
+    lease.release()
+    return lease.backend!.id
+  })
+}
+
+/** How many times each id occurs. */
+export function shares(ids: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const id of ids) m.set(id, (m.get(id) ?? 0) + 1)
+  return m
+}
+
+/** The most loaded id's count over the mean count. */
+export function maxOverMean(ids: readonly string[]): number {
+  const counts = [...shares(ids).values()]
+  return Math.max(...counts) / (ids.length / counts.length)
+}
+
+/** Share of positions whose id changed. */
+export function movedFraction(before: readonly string[], after: readonly string[]): number {
+  let moved = 0
+  for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) moved++
+  return moved / before.length
+}
+
+/** `n` picks, each released at once, as a string of backend ids. */
+export function picks(lb: Balancer, n: number, tried?: BackendSet): string {
+  let out = ''
+  for (let i = 0; i < n; i++) {
+    const lease = lb.pick(undefined, tried)
+    out += lease.backend!.id
+    lease.release()
+  }
+  return out
+}
+
+/** A BackendSet of the backends named by the characters of `ids`. */
+export function setOf(lb: Balancer, ids: string): BackendSet {
+  const set = new BackendSet()
+  for (const id of ids) set.add(lb.get(id)!)
+  return set
+}
