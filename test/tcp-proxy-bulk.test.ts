@@ -75,7 +75,10 @@ describe('tcp proxy bulk transfer', () => {
     )
     expect(counted).toBe(GiB)
     expect(bytesIn).toBe(GiB)
-    expect(growth).toBeLessThan(100)
+    // Client, proxy and backend share this process, and read buffers are young-generation garbage
+    // until a scavenge: Node 20 shows 38–59 MiB here, Node 24 (64 KiB high-water marks) ~100 MiB.
+    // Either way far below the 1 GiB a buffering proxy would need.
+    expect(growth).toBeLessThan(200)
     expect(seconds).toBeLessThan(30)
   })
 
