@@ -4,9 +4,9 @@
  */
 import type { Backend, BackendSet, PickContext, Random, Selector, Strategy } from '@fulcrum/core'
 import { murmur3 } from './hash.js'
-import { type KeyExtractor, keyFromContext } from './keys.js'
-import { checkOptions, optionalFunction, optionalNumber, optionalStrategy } from './options.js'
-import { buildRing, DEFAULT_POINTS_PER_WEIGHT, type Ring, ringIndex } from './ring-hash.js'
+import type { KeyExtractor } from './keys.js'
+import { checkOptions, optionalNumber } from './options.js'
+import { buildRing, type Ring, resolveRingOptions, ringIndex } from './ring-hash.js'
 
 /** Relative slack that absorbs float rounding in `factor × (total + 1) × w / Σw` before `ceil`. */
 const ROUNDING = 1 - 2 ** -40
@@ -54,19 +54,8 @@ export interface BoundedLoadOptions<Ctx = PickContext> {
  */
 export function boundedLoad<Ctx = PickContext>(options?: BoundedLoadOptions<Ctx>): Strategy<Ctx> {
   const o = checkOptions('strategy', options, ['key', 'factor', 'pointsPerWeight', 'fallback'])
-  const key = optionalFunction<KeyExtractor<Ctx>>('strategy.key', o.key, keyFromContext<Ctx>())
+  const { key, pointsPerWeight, fallback } = resolveRingOptions<Ctx>(o)
   const factor = optionalNumber('strategy.factor', o.factor, 1.25, { min: 1, max: 100 })
-  const pointsPerWeight = optionalNumber(
-    'strategy.pointsPerWeight',
-    o.pointsPerWeight,
-    DEFAULT_POINTS_PER_WEIGHT,
-    {
-      min: 1,
-      max: 65_536,
-      integer: true,
-    },
-  )
-  const fallback = optionalStrategy<Ctx>('strategy.fallback', o.fallback)
   return {
     name: 'bounded-load',
     build(snapshot, env) {

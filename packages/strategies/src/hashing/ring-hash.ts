@@ -48,25 +48,37 @@ export interface RingHashOptions<Ctx = PickContext> {
  * ```
  */
 export function ringHash<Ctx = PickContext>(options?: RingHashOptions<Ctx>): Strategy<Ctx> {
-  const o = checkOptions('strategy', options, ['key', 'pointsPerWeight', 'fallback'])
-  const key = optionalFunction<KeyExtractor<Ctx>>('strategy.key', o.key, keyFromContext<Ctx>())
-  const pointsPerWeight = optionalNumber(
-    'strategy.pointsPerWeight',
-    o.pointsPerWeight,
-    DEFAULT_POINTS_PER_WEIGHT,
-    {
-      min: 1,
-      max: 65_536,
-      integer: true,
-    },
+  const { key, pointsPerWeight, fallback } = resolveRingOptions<Ctx>(
+    checkOptions('strategy', options, ['key', 'pointsPerWeight', 'fallback']),
   )
-  const fallback = optionalStrategy<Ctx>('strategy.fallback', o.fallback)
   return {
     name: 'ring-hash',
     build(snapshot, env) {
       const ring = buildRing(snapshot.eligible, pointsPerWeight)
       return new RingHashSelector<Ctx>(ring, key, fallback?.build(snapshot, env), env.random)
     },
+  }
+}
+
+/** @internal The options every ring strategy shares (`key`, `pointsPerWeight`, `fallback`), validated. */
+export function resolveRingOptions<Ctx>(o: Readonly<Record<string, unknown>>): {
+  key: KeyExtractor<Ctx>
+  pointsPerWeight: number
+  fallback: Strategy<Ctx> | undefined
+} {
+  return {
+    key: optionalFunction<KeyExtractor<Ctx>>('strategy.key', o.key, keyFromContext<Ctx>()),
+    pointsPerWeight: optionalNumber(
+      'strategy.pointsPerWeight',
+      o.pointsPerWeight,
+      DEFAULT_POINTS_PER_WEIGHT,
+      {
+        min: 1,
+        max: 65_536,
+        integer: true,
+      },
+    ),
+    fallback: optionalStrategy<Ctx>('strategy.fallback', o.fallback),
   }
 }
 
