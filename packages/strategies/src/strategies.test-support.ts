@@ -2,7 +2,15 @@
  * Shared helpers of this package's tests (not part of the build: `*.test-support.ts` is excluded
  * from the package's tsconfig and files).
  */
-import { BackendSet, type Balancer, type Random } from '@fulcrum/core'
+import {
+  BackendSet,
+  type Balancer,
+  createBalancer,
+  InvalidOptionError,
+  type Random,
+  type Strategy,
+} from '@fulcrum/core'
+import { expect } from 'vitest'
 
 /** mulberry32: a tiny seeded generator, so shares and sequences repeat exactly. */
 export function mulberry32(seed: number): Random {
@@ -70,4 +78,40 @@ export function setOf(lb: Balancer, ids: string): BackendSet {
   const set = new BackendSet()
   for (const id of ids) set.add(lb.get(id)!)
   return set
+}
+
+/** A strategy that takes the first eligible backend not skipped, counting its calls (a fallback probe). */
+export function countingFirst(): { strategy: Strategy; calls: () => number } {
+  let calls = 0
+  const strategy: Strategy = {
+    name: 'first',
+    build: (snap) => ({
+      select: (_ctx, skip) => {
+        calls++
+        return snap.eligible.find((b) => !skip.has(b))
+      },
+    }),
+  }
+  return { strategy, calls: () => calls }
+}
+
+/** Asserts that `factory(options)` throws InvalidOptionError naming `path`. */
+export function expectInvalid(factory: (options: never) => unknown, options: unknown, path: string): void {
+  try {
+    factory(options as never)
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidOptionError)
+    expect((err as InvalidOptionError).path).toBe(path)
+    return
+  }
+  expect.unreachable(`expected InvalidOptionError at ${path}`)
+}
+
+/** Asserts that every key maps to the same backend on every pick and whatever the insertion order. */
+export function expectStableKeys(strategy: () => Strategy, n: number): void {
+  const lb = createBalancer().backends(backends(n)).strategy(strategy()).build()
+  const reversed = createBalancer().backends(backends(n).reverse()).strategy(strategy()).build()
+  const first = assign(lb, KEYS.slice(0, 2000))
+  expect(assign(lb, KEYS.slice(0, 2000))).toEqual(first)
+  expect(assign(reversed, KEYS.slice(0, 2000))).toEqual(first)
 }

@@ -130,22 +130,23 @@ export function attachRelay(c: TcpConnection): void {
   upstream.on('data', upstreamOnData)
   upstream.on('end', upstreamOnEnd)
   upstream.on('drain', upstreamOnDrain)
-  const up = c.wrapUp
-  if (up !== undefined) {
-    ;(up as Tagged<Duplex>)[kConn] = c
-    up.on('data', wrapUpOnData)
-    up.on('end', wrapUpOnEnd)
-    up.on('drain', wrapUpOnDrain)
-    up.on('error', wrapOnError)
-  }
-  const down = c.wrapDown
-  if (down !== undefined) {
-    ;(down as Tagged<Duplex>)[kConn] = c
-    down.on('data', wrapDownOnData)
-    down.on('end', wrapDownOnEnd)
-    down.on('drain', wrapDownOnDrain)
-    down.on('error', wrapOnError)
-  }
+  if (c.wrapUp !== undefined) attachWrap(c, c.wrapUp, wrapUpOnData, wrapUpOnEnd, wrapUpOnDrain)
+  if (c.wrapDown !== undefined) attachWrap(c, c.wrapDown, wrapDownOnData, wrapDownOnEnd, wrapDownOnDrain)
+}
+
+/** Tags a fault stream with its connection and attaches that direction's shared listeners. */
+function attachWrap(
+  c: TcpConnection,
+  stream: Duplex,
+  onData: (this: Duplex, chunk: Buffer) => void,
+  onEnd: (this: Duplex) => void,
+  onDrain: (this: Duplex) => void,
+): void {
+  ;(stream as Tagged<Duplex>)[kConn] = c
+  stream.on('data', onData)
+  stream.on('end', onEnd)
+  stream.on('drain', onDrain)
+  stream.on('error', wrapOnError)
 }
 
 /** @internal Reads and discards what a blackholed client sends. */

@@ -3,13 +3,18 @@ import {
   BackendSet,
   type Balancer,
   createBalancer,
-  InvalidOptionError,
   type Lease,
   NoBackendError,
-  type Strategy,
 } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
-import { assign, backends, KEYS, mulberry32 as seeded } from '../strategies.test-support.js'
+import {
+  assign,
+  backends,
+  countingFirst,
+  expectInvalid,
+  KEYS,
+  mulberry32 as seeded,
+} from '../strategies.test-support.js'
 import { boundedLoad } from './bounded-load.js'
 import { ringHash } from './ring-hash.js'
 
@@ -122,35 +127,18 @@ describe('boundedLoad', () => {
     const lb = createBalancer().backends(backends(N)).strategy(boundedLoad()).random(seeded(5)).build()
     const ids = new Set(Array.from({ length: 2000 }, () => lb.pick().backend!.id))
     expect(ids.size).toBe(N)
-    let calls = 0
-    const first: Strategy = {
-      name: 'first',
-      build: (snap) => ({
-        select: (_ctx, skip) => {
-          calls++
-          return snap.eligible.find((b) => !skip.has(b))
-        },
-      }),
-    }
+    const { strategy: first, calls } = countingFirst()
     const withFallback = createBalancer()
       .backends(backends(3))
       .strategy(boundedLoad({ fallback: first }))
       .build()
     expect(withFallback.pick({}).backend!.id).toBe('b0')
     withFallback.pick({ key: 'k' })
-    expect(calls).toBe(1)
+    expect(calls()).toBe(1)
   })
 
   it('validates its options eagerly; factor must be ≥ 1', () => {
-    const bad = (o: unknown, path: string) => {
-      try {
-        boundedLoad(o as never)
-        expect.unreachable()
-      } catch (err) {
-        expect(err).toBeInstanceOf(InvalidOptionError)
-        expect((err as InvalidOptionError).path).toBe(path)
-      }
-    }
+    const bad = (o: unknown, path: string) => expectInvalid(boundedLoad, o, path)
     bad({ factor: 0.99 }, 'strategy.factor')
     bad({ factor: Number.NaN }, 'strategy.factor')
     bad({ factor: '1.5' }, 'strategy.factor')

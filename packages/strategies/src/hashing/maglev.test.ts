@@ -1,15 +1,11 @@
-import {
-  type Backend,
-  BackendSet,
-  createBalancer,
-  InvalidOptionError,
-  NoBackendError,
-  type Strategy,
-} from '@fulcrum/core'
+import { type Backend, BackendSet, createBalancer, NoBackendError } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
 import {
   assign,
   backends,
+  countingFirst,
+  expectInvalid,
+  expectStableKeys,
   KEYS,
   maxOverMean,
   movedFraction,
@@ -22,11 +18,7 @@ const N = 10
 
 describe('maglev', () => {
   it('sends the same key to the same backend, whatever the insertion order', () => {
-    const lb = createBalancer().backends(backends(N)).strategy(maglev()).build()
-    const reversed = createBalancer().backends(backends(N).reverse()).strategy(maglev()).build()
-    const first = assign(lb, KEYS.slice(0, 2000))
-    expect(assign(lb, KEYS.slice(0, 2000))).toEqual(first)
-    expect(assign(reversed, KEYS.slice(0, 2000))).toEqual(first)
+    expectStableKeys(() => maglev(), N)
   })
 
   it('fills the table evenly and balances keys within 1.1 × the mean', () => {
@@ -116,23 +108,14 @@ describe('maglev', () => {
     const lb = createBalancer().backends(backends(N)).strategy(maglev()).random(seeded(3)).build()
     const ids = Array.from({ length: 5000 }, () => lb.pick().backend!.id)
     expect(shares(ids).size).toBe(N)
-    let calls = 0
-    const first: Strategy = {
-      name: 'first',
-      build: (snap) => ({
-        select: (_ctx, skip) => {
-          calls++
-          return snap.eligible.find((b) => !skip.has(b))
-        },
-      }),
-    }
+    const { strategy: first, calls } = countingFirst()
     const withFallback = createBalancer()
       .backends(backends(3))
       .strategy(maglev({ fallback: first }))
       .build()
     expect(withFallback.pick({}).backend!.id).toBe('b0')
     withFallback.pick({ key: 'k' })
-    expect(calls).toBe(1)
+    expect(calls()).toBe(1)
   })
 
   it('works with small tables and more backends than entries', () => {
@@ -151,15 +134,7 @@ describe('maglev', () => {
   })
 
   it('validates its options eagerly; the table size must be a prime', () => {
-    const bad = (o: unknown, path: string) => {
-      try {
-        maglev(o as never)
-        expect.unreachable()
-      } catch (err) {
-        expect(err).toBeInstanceOf(InvalidOptionError)
-        expect((err as InvalidOptionError).path).toBe(path)
-      }
-    }
+    const bad = (o: unknown, path: string) => expectInvalid(maglev, o, path)
     bad({ tableSize: 65_536 }, 'strategy.tableSize')
     bad({ tableSize: 1 }, 'strategy.tableSize')
     bad({ tableSize: 5_000_021 }, 'strategy.tableSize')

@@ -1,15 +1,11 @@
-import {
-  type Backend,
-  BackendSet,
-  createBalancer,
-  InvalidOptionError,
-  NoBackendError,
-  type Strategy,
-} from '@fulcrum/core'
+import { type Backend, BackendSet, createBalancer, NoBackendError } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
 import {
   assign,
   backends,
+  countingFirst,
+  expectInvalid,
+  expectStableKeys,
   KEYS,
   maxOverMean,
   mulberry32 as seeded,
@@ -21,11 +17,7 @@ const N = 10
 
 describe('rendezvous', () => {
   it('sends the same key to the same backend, whatever the insertion order', () => {
-    const lb = createBalancer().backends(backends(N)).strategy(rendezvous()).build()
-    const reversed = createBalancer().backends(backends(N).reverse()).strategy(rendezvous()).build()
-    const first = assign(lb, KEYS.slice(0, 2000))
-    expect(assign(lb, KEYS.slice(0, 2000))).toEqual(first)
-    expect(assign(reversed, KEYS.slice(0, 2000))).toEqual(first)
+    expectStableKeys(() => rendezvous(), N)
   })
 
   it('balances keys evenly', () => {
@@ -120,35 +112,18 @@ describe('rendezvous', () => {
     const ids = Array.from({ length: 5000 }, () => lb.pick().backend!.id)
     expect(shares(ids).size).toBe(N)
     expect(maxOverMean(ids)).toBeLessThan(1.3)
-    let calls = 0
-    const first: Strategy = {
-      name: 'first',
-      build: (snap) => ({
-        select: (_ctx, skip) => {
-          calls++
-          return snap.eligible.find((b) => !skip.has(b))
-        },
-      }),
-    }
+    const { strategy: first, calls } = countingFirst()
     const withFallback = createBalancer()
       .backends(backends(3))
       .strategy(rendezvous({ fallback: first }))
       .build()
     expect(withFallback.pick({}).backend!.id).toBe('b0')
     withFallback.pick({ key: 'k' })
-    expect(calls).toBe(1)
+    expect(calls()).toBe(1)
   })
 
   it('validates its options eagerly', () => {
-    const bad = (o: unknown, path: string) => {
-      try {
-        rendezvous(o as never)
-        expect.unreachable()
-      } catch (err) {
-        expect(err).toBeInstanceOf(InvalidOptionError)
-        expect((err as InvalidOptionError).path).toBe(path)
-      }
-    }
+    const bad = (o: unknown, path: string) => expectInvalid(rendezvous, o, path)
     bad({ seed: 1 }, 'strategy.seed')
     bad({ key: null }, 'strategy.key')
     bad({ fallback: 3 }, 'strategy.fallback')

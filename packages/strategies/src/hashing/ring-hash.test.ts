@@ -1,15 +1,10 @@
-import {
-  type Backend,
-  BackendSet,
-  createBalancer,
-  InvalidOptionError,
-  NoBackendError,
-  type Strategy,
-} from '@fulcrum/core'
+import { type Backend, BackendSet, createBalancer, NoBackendError, type Strategy } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
 import {
   assign,
   backends,
+  expectInvalid,
+  expectStableKeys,
   KEYS,
   maxOverMean,
   mulberry32 as seeded,
@@ -23,11 +18,7 @@ const N = 10
 
 describe('ringHash', () => {
   it('sends the same key to the same backend, whatever the insertion order', () => {
-    const lb = createBalancer().backends(backends(N)).strategy(ringHash()).build()
-    const reversed = createBalancer().backends(backends(N).reverse()).strategy(ringHash()).build()
-    const first = assign(lb, KEYS.slice(0, 2000))
-    expect(assign(lb, KEYS.slice(0, 2000))).toEqual(first)
-    expect(assign(reversed, KEYS.slice(0, 2000))).toEqual(first)
+    expectStableKeys(() => ringHash(), N)
   })
 
   it('balances keys within 1.3 × the mean at 160 points and N = 10', () => {
@@ -235,15 +226,7 @@ describe('ringHash', () => {
   })
 
   it('validates its options eagerly', () => {
-    const bad = (o: unknown, path: string) => {
-      try {
-        ringHash(o as never)
-        expect.unreachable()
-      } catch (err) {
-        expect(err).toBeInstanceOf(InvalidOptionError)
-        expect((err as InvalidOptionError).path).toBe(path)
-      }
-    }
+    const bad = (o: unknown, path: string) => expectInvalid(ringHash, o, path)
     bad({ points: 10 }, 'strategy.points')
     bad({ pointsPerWeight: 0 }, 'strategy.pointsPerWeight')
     bad({ pointsPerWeight: 1.5 }, 'strategy.pointsPerWeight')
