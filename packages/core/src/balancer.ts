@@ -189,6 +189,33 @@ export class Balancer<Ctx = PickContext> {
     return picked
   }
 
+  /**
+   * Acquires a given backend for an affinity hit (a sticky cookie, a session table), filling `slot`
+   * as {@link Balancer.acquire} does. Returns false, and holds nothing, when the backend is no longer
+   * a member, is disabled, is unhealthy (outside panic mode), or a plugin vetoes it; the caller then
+   * falls back to `acquire()`. A draining backend is accepted: draining keeps sticky clients.
+   *
+   * @example
+   * ```ts
+   * if (!lb.acquireBackend(pinned, ctx, slot)) lb.acquire(ctx, slot)
+   * ```
+   */
+  acquireBackend(backend: Backend, ctx: Ctx, slot: LeaseSlot): boolean {
+    if (this.#closed) throw new BalancerClosedError()
+    if (slot.held) this.release(slot)
+    if (this.#pool.get(backend.id) !== backend || backend.admin === 'disabled') return false
+    if (backend.health !== 'healthy' && !this.#pool.snapshot.panic) return false
+    const now = this.clock.now()
+    if (this.#recentlyFailed(backend, now) || !this.#accepts(backend, ctx)) return false
+    backend.inflight++
+    slot.backend = backend
+    slot.startedAt = now
+    slot.held = true
+    const hooks = this.#onAcquire
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onAcquire!(backend, ctx)
+    return true
+  }
+
   /** NGINX `max_fails` / `fail_timeout`: skipped after `maxFails` consecutive failures, until the window ends. */
   #recentlyFailed(b: Backend, now: number): boolean {
     const c = b.counters

@@ -41,6 +41,8 @@ export interface RetryOptions {
 
 /** The validated retry policy of a balancer. */
 export interface RetryPolicy {
+  /** True when `.retry()` was called; proxies apply their own failover default otherwise. */
+  readonly configured: boolean
   readonly retries: number
   readonly backoff: Required<BackoffOptions>
   /** The shared budget, or `null` when disabled. Proxies withdraw from it too. */
@@ -103,6 +105,7 @@ export function resolveRetry(options: RetryOptions | undefined, path = 'retry'):
   if (o.retryOn !== undefined) checkFunction(`${path}.retryOn`, o.retryOn)
   if (o.classify !== undefined) checkFunction(`${path}.classify`, o.classify)
   return Object.freeze({
+    configured: options !== undefined,
     retries,
     backoff: Object.freeze({ baseMs, maxMs }),
     budget,
