@@ -74,6 +74,7 @@ export { mathRandom, type Random, randomInt } from './random.js'
 export type { RetryOptions, RetryPolicy } from './retry-policy.js'
 export { fastRandom, Sfc32Random } from './sfc32.js'
 export type { PickContext, PoolSnapshot, Selector, Strategy, StrategyEnv } from './strategy.js'
+export { parseTrustList, TrustList, unmapIPv4 } from './trust-list.js'
 export {
   checkArray,
   checkFunction,

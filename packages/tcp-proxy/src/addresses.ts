@@ -1,17 +1,6 @@
 import net from 'node:net'
-import type { Backend } from '@fulcrum/core'
+import { type Backend, unmapIPv4 } from '@fulcrum/core'
 import type { ProxyAddresses, ProxyHeader, TcpContext } from './types.js'
-
-const MAPPED = '::ffff:'
-
-/** @internal `::ffff:10.0.0.1` → `10.0.0.1`; any other address unchanged. */
-export function unmapIPv4(address: string): string {
-  return address.length > MAPPED.length &&
-    address.slice(0, MAPPED.length).toLowerCase() === MAPPED &&
-    net.isIPv4(address.slice(MAPPED.length))
-    ? address.slice(MAPPED.length)
-    : address
-}
 
 /** @internal A mutable {@link TcpContext}, built once per connection with every field present. */
 export type MutableTcpContext = { -readonly [K in keyof TcpContext]-?: TcpContext[K] }

@@ -1,5 +1,4 @@
-import type { Balancer } from '@fulcrum/core'
-import type { TrustList } from './trust.js'
+import type { Balancer, TrustList } from '@fulcrum/core'
 import type { FaultHooks, TcpContext } from './types.js'
 
 /**

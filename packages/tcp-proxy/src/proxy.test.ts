@@ -1,8 +1,7 @@
-import { createBalancer, InvalidOptionError } from '@fulcrum/core'
+import { createBalancer, InvalidOptionError, parseTrustList, unmapIPv4 } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
-import { applyProxyHeader, contextOf, proxyAddressesOf, proxyVersionFor, unmapIPv4 } from './addresses.js'
+import { applyProxyHeader, contextOf, proxyAddressesOf, proxyVersionFor } from './addresses.js'
 import { createTcpProxy } from './proxy.js'
-import { parseTrusted } from './trust.js'
 import type { ProxyHeader } from './types.js'
 
 const lb = createBalancer().backends(['127.0.0.1:1']).build()
@@ -123,7 +122,7 @@ describe('addresses', () => {
 
 describe('trusted peers', () => {
   it('matches exact IPs and CIDR subnets, IPv4-mapped peers included', () => {
-    const t = parseTrusted('trusted', ['10.0.0.5', '192.168.0.0/16', '2001:db8::/32', '::1'])
+    const t = parseTrustList('trusted', ['10.0.0.5', '192.168.0.0/16', '2001:db8::/32', '::1'])
     expect(t.has('10.0.0.5')).toBe(true)
     expect(t.has('::ffff:10.0.0.5')).toBe(true)
     expect(t.has('10.0.0.6')).toBe(false)
@@ -136,9 +135,9 @@ describe('trusted peers', () => {
   })
 
   it('rejects entries that are neither', () => {
-    expect(pathOf(() => parseTrusted('t', ['10.0.0.1/x']))).toBe('t[0]')
-    expect(pathOf(() => parseTrusted('t', ['localhost']))).toBe('t[0]')
-    expect(pathOf(() => parseTrusted('t', ['::/129']))).toBe('t[0]')
-    expect(pathOf(() => parseTrusted('t', [42]))).toBe('t[0]')
+    expect(pathOf(() => parseTrustList('t', ['10.0.0.1/x']))).toBe('t[0]')
+    expect(pathOf(() => parseTrustList('t', ['localhost']))).toBe('t[0]')
+    expect(pathOf(() => parseTrustList('t', ['::/129']))).toBe('t[0]')
+    expect(pathOf(() => parseTrustList('t', [42]))).toBe('t[0]')
   })
 })

@@ -7,9 +7,9 @@ import {
   InvalidOptionError,
   optionalFunction,
   optionalNumber,
+  parseTrustList,
 } from '@fulcrum/core'
 import type { ResolvedTcpProxyOptions, TcpProxyOptions } from './options.js'
-import { parseTrusted } from './trust.js'
 import type { FaultHooks } from './types.js'
 
 const PATH = 'tcpProxy'
@@ -57,7 +57,7 @@ function resolveAccept(value: unknown): ResolvedTcpProxyOptions['acceptProxyProt
   const o = checkOptions(path, value, ['trusted', 'timeoutMs'])
   checkArray(`${path}.trusted`, o.trusted)
   return {
-    trusted: parseTrusted(`${path}.trusted`, o.trusted),
+    trusted: parseTrustList(`${path}.trusted`, o.trusted),
     timeoutMs: timeout(`${path}.timeoutMs`, o.timeoutMs, DEFAULT_PREAMBLE_TIMEOUT_MS, 1),
   }
 }

@@ -1,10 +1,35 @@
 import net from 'node:net'
-import { InvalidOptionError } from '@fulcrum/core'
-import { unmapIPv4 } from './addresses.js'
+import { InvalidOptionError } from './errors.js'
+
+const MAPPED = '::ffff:'
 
 /**
- * @internal The set of peers allowed to send a PROXY header: exact IPs and CIDR subnets, on a
- * `net.BlockList` (checked in C++, no per-connection allocation).
+ * `::ffff:10.0.0.1` → `10.0.0.1`; any other address unchanged. Sockets on a dual-stack listener
+ * report IPv4 clients in this mapped form.
+ *
+ * @example
+ * ```ts
+ * unmapIPv4(socket.remoteAddress ?? '')
+ * ```
+ */
+export function unmapIPv4(address: string): string {
+  return address.length > MAPPED.length &&
+    address.slice(0, MAPPED.length).toLowerCase() === MAPPED &&
+    net.isIPv4(address.slice(MAPPED.length))
+    ? address.slice(MAPPED.length)
+    : address
+}
+
+/**
+ * A set of trusted peers — exact IPs and CIDR subnets — on a `net.BlockList` (checked in C++, no
+ * per-lookup allocation). The proxies use it to decide whose PROXY header or forwarding headers
+ * they believe. Build it with {@link parseTrustList}.
+ *
+ * @example
+ * ```ts
+ * const trusted = parseTrustList('trustProxy', ['10.0.0.0/8', '::1'])
+ * trusted.has('10.1.2.3') // true
+ * ```
  */
 export class TrustList {
   readonly #list = new net.BlockList()
@@ -37,8 +62,15 @@ export class TrustList {
   }
 }
 
-/** @internal Builds a {@link TrustList}, throwing `InvalidOptionError` at `path[i]` on a bad entry. */
-export function parseTrusted(path: string, entries: readonly unknown[]): TrustList {
+/**
+ * Builds a {@link TrustList}, throwing `InvalidOptionError` at `path[i]` on a bad entry.
+ *
+ * @example
+ * ```ts
+ * parseTrustList('trusted', ['127.0.0.1', '10.0.0.0/8'])
+ * ```
+ */
+export function parseTrustList(path: string, entries: readonly unknown[]): TrustList {
   const list = new TrustList()
   entries.forEach((entry, i) => {
     if (typeof entry !== 'string' || !list.add(entry))
