@@ -1,0 +1,190 @@
+import { type FailureKind, FulcrumError } from '@fulcrum/core'
+
+/** Every error code the HTTP proxy creates. */
+export type HttpProxyErrorCode =
+  | 'FULCRUM_ERR_BAD_REQUEST'
+  | 'FULCRUM_ERR_UPSTREAM_CONNECT'
+  | 'FULCRUM_ERR_UPSTREAM_RESET'
+  | 'FULCRUM_ERR_UPSTREAM_TIMEOUT'
+  | 'FULCRUM_ERR_BAD_RESPONSE'
+  | 'FULCRUM_ERR_UPSTREAM_STATUS'
+  | 'FULCRUM_ERR_NO_BACKEND'
+  | 'FULCRUM_ERR_CLIENT_ABORTED'
+  | 'FULCRUM_ERR_UPGRADE_REFUSED'
+  | 'FULCRUM_ERR_PROXY'
+
+/**
+ * Where in the life of a request an error happened:
+ * - `request`: reading or validating the client's request, before any backend was chosen;
+ * - `connect`: choosing a backend or connecting to it (nothing was sent);
+ * - `request-body`: sending the request (head or body) upstream;
+ * - `response-headers`: waiting for or parsing the upstream response head;
+ * - `response-body`: relaying the response body (the client has the status already);
+ * - `upgrade`: a WebSocket (or other) upgrade.
+ */
+export type ProxyPhase =
+  | 'request'
+  | 'connect'
+  | 'request-body'
+  | 'response-headers'
+  | 'response-body'
+  | 'upgrade'
+
+/**
+ * Why a proxied request failed, with the HTTP status the proxy answers and the phase it failed in.
+ * `cause` holds the underlying undici or socket error. Hooks receive it as `ctx.error` and in
+ * `onError`; `classifyError()` maps it to the balancer's failure kinds through `failureKind`.
+ *
+ * @example
+ * ```ts
+ * createHttpProxy(lb, { onLog: (ctx) => ctx.error && log.warn(`${ctx.error.code} in ${ctx.error.phase}`) })
+ * ```
+ */
+export class ProxyError extends FulcrumError {
+  /** The status the proxy answers with (when the response has not started). */
+  readonly status: number
+  /** The phase the error happened in. */
+  readonly phase: ProxyPhase
+  /** How the balancer books it. */
+  readonly failureKind: FailureKind
+  /** The backend involved, if one was chosen. */
+  readonly backendId: string | undefined
+  /** Seconds for a `Retry-After` header (503s). */
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(
+    code: HttpProxyErrorCode,
+    status: number,
+    phase: ProxyPhase,
+    failureKind: FailureKind,
+    message: string,
+    options?: { cause?: unknown; backendId?: string | undefined; retryAfterSeconds?: number },
+  ) {
+    super(code, message, options)
+    this.name = 'ProxyError'
+    this.status = status
+    this.phase = phase
+    this.failureKind = failureKind
+    this.backendId = options?.backendId
+    this.retryAfterSeconds = options?.retryAfterSeconds
+  }
+}
+
+const TIMEOUT_CODES: Record<string, string> = {
+  UND_ERR_CONNECT_TIMEOUT: 'connecting',
+  UND_ERR_HEADERS_TIMEOUT: 'waiting for the response headers',
+  UND_ERR_BODY_TIMEOUT: 'waiting for the response body',
+}
+
+/**
+ * @internal Turns an undici or socket error of an upstream attempt into a {@link ProxyError}.
+ * `phase` is where the exchange was when it failed.
+ */
+export function upstreamError(cause: unknown, phase: ProxyPhase, backendId: string | undefined): ProxyError {
+  const e = cause as { code?: unknown; message?: unknown } | null
+  const code = typeof e?.code === 'string' ? e.code : ''
+  const message = typeof e?.message === 'string' ? e.message : String(cause)
+  const opts = { cause, backendId }
+  const doing = TIMEOUT_CODES[code]
+  if (doing !== undefined) {
+    const p: ProxyPhase = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : phase
+    return new ProxyError(
+      'FULCRUM_ERR_UPSTREAM_TIMEOUT',
+      504,
+      p,
+      'timeout',
+      `Upstream timed out ${doing}`,
+      opts,
+    )
+  }
+  if (CONNECT.has(code) || (phase === 'connect' && code !== 'UND_ERR_ABORTED'))
+    return new ProxyError(
+      'FULCRUM_ERR_UPSTREAM_CONNECT',
+      502,
+      'connect',
+      'connect',
+      `Cannot connect upstream: ${message}`,
+      opts,
+    )
+  if (
+    code.startsWith('HPE_') ||
+    code === 'UND_ERR_RESPONSE' ||
+    code === 'UND_ERR_INFO' ||
+    /bad (response|upgrade)/.test(message)
+  )
+    return new ProxyError(
+      'FULCRUM_ERR_BAD_RESPONSE',
+      502,
+      phase,
+      'protocol',
+      `Bad upstream response: ${message}`,
+      opts,
+    )
+  return new ProxyError(
+    'FULCRUM_ERR_UPSTREAM_RESET',
+    502,
+    phase,
+    'reset',
+    `Upstream connection broke: ${message}`,
+    opts,
+  )
+}
+
+const CONNECT = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+])
+
+/** @internal The error of a request that could not be routed (no eligible backend, closed balancer). */
+export function noBackendError(cause: unknown, retryAfterSeconds: number): ProxyError {
+  const message = cause instanceof Error ? cause.message : 'No backend is available'
+  return new ProxyError('FULCRUM_ERR_NO_BACKEND', 503, 'connect', 'overload', message, {
+    cause,
+    retryAfterSeconds,
+  })
+}
+
+/** @internal The client went away before the response was complete. */
+export function clientAbortedError(phase: ProxyPhase, backendId: string | undefined): ProxyError {
+  return new ProxyError(
+    'FULCRUM_ERR_CLIENT_ABORTED',
+    499,
+    phase,
+    'cancelled',
+    'The client closed the connection',
+    {
+      backendId,
+    },
+  )
+}
+
+/** @internal A request the gateway refuses to forward (RFC 9110/9112 violations). */
+export function badRequestError(message: string): ProxyError {
+  return new ProxyError('FULCRUM_ERR_BAD_REQUEST', 400, 'request', 'error', message)
+}
+
+/**
+ * @internal A backend answered a retryable status (503 …) whose response was discarded for a retry
+ * that could not happen (budget spent): the client gets that status.
+ */
+export function statusError(
+  status: number,
+  backendId: string | undefined,
+  retryAfterMs: number | undefined,
+): ProxyError {
+  return new ProxyError(
+    'FULCRUM_ERR_UPSTREAM_STATUS',
+    status,
+    'response-headers',
+    'status',
+    `Upstream answered ${status}`,
+    {
+      backendId,
+      ...(retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) }),
+    },
+  )
+}

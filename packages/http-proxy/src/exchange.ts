@@ -1,0 +1,417 @@
+/**
+ * One proxied request: the balancer's lease slot, undici's dispatch handler and the hooks' context
+ * in a single object, so that the per-request path allocates no lease, closure or promise. It
+ * validates the request, builds the upstream head, picks a backend (a sticky cookie first), relays
+ * the response with backpressure, retries safe failures on untried backends, and reports exactly one
+ * outcome per attempt to the balancer.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type Backend, BackendSet, type Balancer, CANCELLED, type LeaseSlot } from '@fulcrum/core'
+import type { Dispatcher } from 'undici'
+import type { ProxyConfig } from './config.js'
+import {
+  badRequestError,
+  clientAbortedError,
+  noBackendError,
+  type ProxyError,
+  type ProxyPhase,
+  statusError,
+  upstreamError,
+} from './errors.js'
+import { answerOptions, answerTrace, writeError, writeInformational } from './local-answers.js'
+import { failureOutcome, statusOutcome } from './outcomes.js'
+import { bufferBody, RequestBody } from './request-body.js'
+import { buildRequestHead, type RequestFacts } from './request-head.js'
+import { parseTarget } from './request-target.js'
+import { type RawHeaders, rawHeader, responseHeaders, retryAfterMs, trailerPairs } from './response-head.js'
+import { retryDelay, safeToRetry } from './retry-rules.js'
+import type { Upstreams } from './upstreams.js'
+
+/** @internal What an exchange needs from its proxy. */
+export interface ProxyCore {
+  readonly balancer: Balancer<never>
+  readonly config: ProxyConfig
+  readonly upstreams: Upstreams
+}
+
+const kExchange = Symbol('fulcrum.exchange')
+type Tagged = ServerResponse & { [kExchange]?: ProxyExchange | undefined }
+
+function onResClose(this: Tagged): void {
+  this[kExchange]?.clientClosed()
+}
+function onResDrain(this: Tagged): void {
+  this[kExchange]?.resumeUpstream()
+}
+function onRetryTimer(x: ProxyExchange): void {
+  x.retryNow()
+}
+
+/** Exchange states, in order. */
+enum Stage {
+  Routing = 0,
+  Sending = 1,
+  Headers = 2,
+  Body = 3,
+  Done = 4,
+}
+
+/**
+ * The context of one proxied request, passed to every hook. It carries the request and response,
+ * the routing key, the chosen backend, the attempt count, and — once it has ended — the status sent
+ * and the error if any. It implements the `HttpKeyContext` key extractors read (`headers`, `url`,
+ * `remoteAddress`, `key`), so it is the balancer's pick context unless `context` is set.
+ *
+ * @example
+ * ```ts
+ * createHttpProxy(lb, {
+ *   onRequest: (ctx) => { ctx.key = ctx.req.headers['x-tenant'] as string | undefined },
+ *   onLog: (ctx) => log.info({ status: ctx.status, backend: ctx.backend?.id, attempts: ctx.attempts }),
+ * })
+ * ```
+ */
+export class ProxyExchange implements LeaseSlot, RequestFacts {
+  /** The backend of the current or last attempt (a lease slot field). */
+  backend: Backend | undefined = undefined
+  /** Clock time of the current attempt's pick (a lease slot field). */
+  startedAt = 0
+  /** True while an attempt holds its backend (a lease slot field). */
+  held = false
+  /** The client's request. */
+  readonly req: IncomingMessage
+  /** The response to the client. */
+  readonly res: ServerResponse
+  /** The routing key for hashing strategies; set it in `onRequest`. */
+  key: string | undefined = undefined
+  /** Upstream attempts made so far. */
+  attempts = 0
+  /** The status sent to the client (0 until a response starts). */
+  status = 0
+  /** Why the request failed, if it did. */
+  error: ProxyError | undefined = undefined
+  /** The client's address (IPv4-mapped IPv6 unmapped). */
+  readonly remoteAddress: string
+  /** The origin-form target sent upstream (path and query as received). */
+  path = '/'
+  /** The flat `[name, value, …]` header list sent upstream (edit it in `onUpstreamRequest`). */
+  upstreamHeaders: string[] = []
+  /** @internal */ hostIndex = -1
+  /** @internal */ host: string | undefined = undefined
+  /** @internal */ contentLength = -1
+  /** @internal */ chunked = false
+  /** @internal */ maxForwards = -1
+  /** @internal */ cookie: string | undefined = undefined
+
+  readonly #core: ProxyCore
+  #stage = Stage.Routing
+  #ctx: unknown
+  #abort: ((err?: Error) => void) | null = null
+  #resume: (() => void) | null = null
+  #body: Buffer | RequestBody | null = null
+  #tried: BackendSet | undefined = undefined
+  #pinned = false
+  #sent = false
+  #gone = false
+  #drainHooked = false
+  #discard = false
+  #retryAfter: number | undefined = undefined
+  #lastError: ProxyError | undefined = undefined
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  /** @internal Created by the proxy's request handler. */
+  constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
+    this.#core = core
+    this.req = req
+    this.res = res
+    const addr = req.socket.remoteAddress ?? ''
+    this.remoteAddress = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
+  }
+
+  /** The client's request headers (Node's lower-case object). */
+  get headers(): IncomingMessage['headers'] {
+    return this.req.headers
+  }
+
+  /** The request target as received. */
+  get url(): string {
+    return this.req.url ?? '/'
+  }
+
+  /** The request method. */
+  get method(): string {
+    return this.req.method ?? 'GET'
+  }
+
+  /** @internal Runs the request through its phases. */
+  start(): void {
+    const { req, res } = this
+    const core = this.#core
+    const hooks = core.config.hooks
+    ;(res as Tagged)[kExchange] = this
+    res.on('close', onResClose)
+    if (hooks.onRequest !== undefined && hooks.onRequest(this) === true) {
+      this.#stage = Stage.Done
+      return
+    }
+    const url = req.url ?? '/'
+    let authority: string | undefined
+    if (url.charCodeAt(0) === 47) this.path = url
+    else {
+      const t = parseTarget(url)
+      if (t === undefined) {
+        this.#fail(badRequestError('Invalid request target'))
+        return
+      }
+      this.path = t.path
+      authority = t.authority
+    }
+    const bad = buildRequestHead(req, core.config, authority, this.remoteAddress, this)
+    if (bad !== undefined) {
+      this.#fail(badRequestError(bad))
+      return
+    }
+    const method = req.method
+    if (method === 'OPTIONS' && (this.maxForwards === 0 || this.path === '*')) {
+      answerOptions(res)
+      this.#stage = Stage.Done
+      return
+    }
+    if (method === 'TRACE' && this.maxForwards === 0) {
+      answerTrace(req, res)
+      this.#stage = Stage.Done
+      return
+    }
+    if (this.path === '*') {
+      this.#fail(badRequestError('Asterisk-form is only allowed for OPTIONS'))
+      return
+    }
+    hooks.onUpstreamRequest?.(this, this.upstreamHeaders)
+    const budget = core.balancer.retryPolicy.budget
+    if (budget !== null && core.config.retries > 0) budget.deposit(core.balancer.clock.now())
+    if (this.contentLength <= 0 && !this.chunked) {
+      this.#attempt()
+      return
+    }
+    if (!this.chunked && this.contentLength <= core.config.maxReplayBodyBytes) {
+      bufferBody(req, this.contentLength, (err, body) => {
+        if (this.#gone) return
+        if (err !== null) {
+          this.#fail(clientAbortedError('request', undefined))
+          return
+        }
+        this.#body = body!
+        this.#attempt()
+      })
+      return
+    }
+    this.#body = new RequestBody(req)
+    this.#attempt()
+  }
+
+  #attempt(): void {
+    const core = this.#core
+    const balancer = core.balancer
+    const ctx = (this.#ctx ??= core.config.context ? core.config.context(this as never) : this) as never
+    try {
+      const sticky = core.config.sticky
+      let pinned = false
+      if (sticky !== undefined && this.attempts === 0 && this.cookie !== undefined) {
+        const value = sticky.read(this.cookie)
+        const b = value === undefined ? undefined : sticky.backendFor(value)
+        pinned = b !== undefined && balancer.acquireBackend(b, ctx, this)
+      }
+      if (!pinned) balancer.acquire(ctx, this, this.#tried)
+      this.#pinned = pinned
+    } catch (err) {
+      this.#fail(this.#lastError ?? noBackendError(err, 1))
+      return
+    }
+    const backend = this.backend!
+    this.attempts++
+    this.#stage = Stage.Sending
+    this.#sent = false
+    this.#discard = false
+    const config = core.config
+    if ((!config.preserveHost || this.host === undefined) && this.hostIndex >= 0)
+      this.upstreamHeaders[this.hostIndex] = backend.address
+    let body = this.#body
+    if (body instanceof RequestBody && this.attempts > 1) {
+      body.destroy()
+      body = this.#body = new RequestBody(this.req)
+    }
+    const opts: Dispatcher.DispatchOptions = {
+      path: this.path,
+      method: this.req.method as Dispatcher.HttpMethod,
+      headers: this.upstreamHeaders,
+      body,
+    }
+    core.upstreams.get(backend).dispatch(opts, this as unknown as Dispatcher.DispatchHandler)
+  }
+
+  /** @internal undici: the request is queued; `abort` cancels it. */
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort
+    if (this.#gone) abort(clientAbortedError('connect', this.backend?.id))
+  }
+
+  /** @internal undici: the request head and body were written. */
+  onRequestSent(): void {
+    this.#sent = true
+  }
+
+  /** @internal undici: a response head (1xx or final). */
+  onHeaders(status: number, raw: RawHeaders, resume: () => void, statusText: string): boolean {
+    if (this.#gone) return false
+    if (status < 200) {
+      writeInformational(this.req, this.res, status, statusText, responseHeaders(raw))
+      return true
+    }
+    this.#stage = Stage.Headers
+    const config = this.#core.config
+    if (config.retryOnStatus.has(status) && this.#canRetry('status')) {
+      this.#discard = true
+      this.#retryAfter = retryAfterMs(rawHeader(raw, 'retry-after'), Date.now())
+      this.status = status
+      return true
+    }
+    const headers = responseHeaders(raw)
+    if (config.sticky !== undefined && !this.#pinned)
+      headers.push('set-cookie', config.sticky.setCookie(this.backend!))
+    config.hooks.onUpstreamResponse?.(this, status, headers)
+    this.status = status
+    this.#resume = resume
+    try {
+      if (statusText.length > 0) this.res.writeHead(status, statusText, headers)
+      else this.res.writeHead(status, headers)
+    } catch (err) {
+      this.#abort?.(err as Error)
+      return false
+    }
+    this.#stage = Stage.Body
+    return true
+  }
+
+  /** @internal undici: a chunk of the response body. */
+  onData(chunk: Buffer): boolean {
+    if (this.#discard) return true
+    if (this.res.write(chunk)) return true
+    if (!this.#drainHooked) {
+      this.#drainHooked = true
+      this.res.on('drain', onResDrain)
+    }
+    return false
+  }
+
+  /** @internal undici: the response ended. */
+  onComplete(trailers: RawHeaders | null): void {
+    if (this.#discard) {
+      const error = statusError(this.status, this.backend?.id, this.#retryAfter)
+      this.#core.balancer.release(this, statusOutcome(this.status, false))
+      this.#retryOrFail(error, 'status')
+      return
+    }
+    this.#stage = Stage.Done
+    this.#core.balancer.release(this, statusOutcome(this.status, this.status < 500))
+    if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers))
+    this.res.end()
+  }
+
+  /** @internal undici: the attempt failed. */
+  onError(err: Error): void {
+    if (this.#stage === Stage.Done && !this.held) return
+    if (this.#gone) {
+      this.#core.balancer.release(this, CANCELLED)
+      return
+    }
+    const phase: ProxyPhase =
+      this.#stage >= Stage.Body
+        ? 'response-body'
+        : this.#sent || this.#stage === Stage.Headers
+          ? 'response-headers'
+          : 'request-body'
+    const error = upstreamError(err, phase, this.backend?.id)
+    this.#core.balancer.release(this, failureOutcome(error.failureKind))
+    if (this.#stage === Stage.Body) {
+      // The client has the status already: cut its response so it sees truncation, not a clean end.
+      this.error = error
+      this.#stage = Stage.Done
+      this.res.destroy()
+      return
+    }
+    this.#retryOrFail(error, error.failureKind)
+  }
+
+  #canRetry(kind: string): boolean {
+    if (this.#gone || this.attempts > this.#core.config.retries) return false
+    const body = this.#body
+    const replayable = body === null || Buffer.isBuffer(body) || !body.consumed
+    return safeToRetry(kind, this.req.method ?? 'GET', replayable)
+  }
+
+  #retryOrFail(error: ProxyError, kind: string): void {
+    this.#lastError = error
+    if (this.#discard || this.#canRetry(kind)) {
+      const b = this.backend!
+      const delay = retryDelay(
+        this.#core.balancer,
+        b,
+        this.attempts,
+        error,
+        this.#retryAfter,
+        kind === 'connect',
+      )
+      if (delay >= 0) {
+        ;(this.#tried ??= new BackendSet()).add(b)
+        this.#stage = Stage.Routing
+        this.#timer = setTimeout(onRetryTimer, delay, this)
+        return
+      }
+    }
+    this.#fail(error)
+  }
+
+  /** @internal The backoff before a retry ended. */
+  retryNow(): void {
+    this.#timer = undefined
+    if (!this.#gone) this.#attempt()
+  }
+
+  /** @internal The client can take more body. */
+  resumeUpstream(): void {
+    this.#resume?.()
+  }
+
+  #fail(error: ProxyError): void {
+    this.#stage = Stage.Done
+    this.error = error
+    const res = this.res
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    this.status = error.status
+    if (this.#core.config.hooks.onError?.(this, error) === true) return
+    writeError(res, error)
+  }
+
+  /** @internal The response closed: finished, or the client went away first. */
+  clientClosed(): void {
+    const res = this.res
+    ;(res as Tagged)[kExchange] = undefined
+    if (!res.writableFinished && !this.#gone) {
+      this.#gone = true
+      if (this.#stage !== Stage.Done || this.error === undefined)
+        this.error ??= clientAbortedError(
+          this.#stage >= Stage.Body ? 'response-body' : 'response-headers',
+          this.backend?.id,
+        )
+      if (this.#timer !== undefined) clearTimeout(this.#timer)
+      if (this.held) {
+        this.#core.balancer.release(this, CANCELLED)
+        this.#abort?.(this.error)
+      }
+      if (this.#body instanceof RequestBody) this.#body.destroy()
+    }
+    this.#core.config.hooks.onLog?.(this)
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * @module @fulcrum/http-proxy
+ *
+ * L7 load balancing: a reverse proxy (an RFC 9110 gateway) for `node:http`, Express and Fastify,
+ * and a balanced undici `Dispatcher` so that `fetch()` itself is load-balanced.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http'
+ * import { createBalancer } from '@fulcrum/core'
+ * import { createHttpProxy } from '@fulcrum/http-proxy'
+ * const lb = createBalancer().backends(['http://127.0.0.1:9001', 'http://127.0.0.1:9002']).retry({ retries: 2 }).build()
+ * const proxy = createHttpProxy(lb)
+ * proxy.attach(http.createServer(proxy)).listen(8080)
+ * ```
+ */
+export {
+  type HttpProxyErrorCode,
+  ProxyError,
+  type ProxyPhase,
+} from './errors.js'
+export { ProxyExchange } from './exchange.js'
+export { createHttpProxy, type HttpProxy } from './http-proxy.js'
+export type {
+  HttpProxyOptions,
+  ProxyHooks,
+  StickyOptions,
+  TrustProxy,
+  UpstreamOptions,
+} from './options.js'
