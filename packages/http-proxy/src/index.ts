@@ -21,6 +21,7 @@ export {
 } from './errors.js'
 export { ProxyExchange } from './exchange.js'
 export { createHttpProxy, type HttpProxy } from './http-proxy.js'
+export { type ListenOptions, listen, type ProxyServer } from './listen.js'
 export type {
   HttpProxyOptions,
   ProxyHooks,
