@@ -108,8 +108,8 @@ export function upstreamError(cause: unknown, phase: ProxyPhase, backendId: stri
     )
   if (
     code.startsWith('HPE_') ||
-    code === 'UND_ERR_RESPONSE' ||
-    code === 'UND_ERR_INFO' ||
+    BAD_RESPONSE.has(code) ||
+    (e as { name?: unknown } | null)?.name === 'HTTPParserError' ||
     /bad (response|upgrade)/.test(message)
   )
     return new ProxyError(
@@ -130,6 +130,13 @@ export function upstreamError(cause: unknown, phase: ProxyPhase, backendId: stri
   )
 }
 
+const BAD_RESPONSE = new Set([
+  'UND_ERR_RESPONSE',
+  'UND_ERR_INFO',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+  'FULCRUM_ERR_BAD_RESPONSE',
+])
 const CONNECT = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
@@ -162,9 +169,9 @@ export function clientAbortedError(phase: ProxyPhase, backendId: string | undefi
   )
 }
 
-/** @internal A request the gateway refuses to forward (RFC 9110/9112 violations). */
-export function badRequestError(message: string): ProxyError {
-  return new ProxyError('FULCRUM_ERR_BAD_REQUEST', 400, 'request', 'error', message)
+/** @internal A request the gateway refuses to forward: 400 for RFC 9110/9112 violations, 501 for what it cannot forward. */
+export function badRequestError(message: string, status = 400): ProxyError {
+  return new ProxyError('FULCRUM_ERR_BAD_REQUEST', status, 'request', 'error', message)
 }
 
 /**

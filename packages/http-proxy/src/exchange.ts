@@ -21,7 +21,7 @@ import {
 import { answerOptions, answerTrace, writeError, writeInformational } from './local-answers.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
 import { bufferBody, RequestBody } from './request-body.js'
-import { buildRequestHead, type RequestFacts } from './request-head.js'
+import { buildRequestHead, type RequestFacts, UNSUPPORTED_CODING } from './request-head.js'
 import { parseTarget } from './request-target.js'
 import { type RawHeaders, rawHeader, responseHeaders, retryAfterMs, trailerPairs } from './response-head.js'
 import { retryDelay, safeToRetry } from './retry-rules.js'
@@ -167,7 +167,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     }
     const bad = buildRequestHead(req, core.config, authority, this.remoteAddress, this)
     if (bad !== undefined) {
-      this.#fail(badRequestError(bad))
+      this.#fail(badRequestError(bad, bad === UNSUPPORTED_CODING ? 501 : 400))
       return
     }
     const method = req.method
@@ -267,6 +267,13 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       return true
     }
     this.#stage = Stage.Headers
+    if (status > 599) {
+      // RFC 9110 §15: a status is 100–599; anything else is a broken upstream, and its connection goes.
+      this.#abort?.(
+        Object.assign(new Error(`Invalid status ${status}`), { code: 'FULCRUM_ERR_BAD_RESPONSE' }),
+      )
+      return false
+    }
     const config = this.#core.config
     if (config.retryOnStatus.has(status) && this.#canRetry('status')) {
       this.#discard = true

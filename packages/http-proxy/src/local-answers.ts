@@ -24,7 +24,7 @@ export function writeError(res: ServerResponse, error: ProxyError): void {
     'no-store',
   ]
   if (error.retryAfterSeconds !== undefined) headers.push('retry-after', String(error.retryAfterSeconds))
-  if (error.status === 400) headers.push('connection', 'close')
+  if (error.status === 400 || error.status === 501) headers.push('connection', 'close')
   res.writeHead(error.status, headers)
   res.end(body)
 }

@@ -30,6 +30,9 @@ export interface RequestFacts {
   cookie: string | undefined
 }
 
+/** @internal The refusal for a transfer coding other than `chunked` (answered with 501). */
+export const UNSUPPORTED_CODING = 'Unsupported transfer coding'
+
 /**
  * @internal Fills `facts` for `req`. Returns an error message for a request the gateway must
  * refuse with 400, else `undefined`.
@@ -133,6 +136,8 @@ export function buildRequestHead(
       case 17: {
         const lower = name.toLowerCase()
         if (lower === 'transfer-encoding') {
+          // Node de-chunks; any other coding would reach the backend undeclared (RFC 9112 §6.1: 501).
+          if (value.trim().toLowerCase() !== 'chunked' || facts.chunked) return UNSUPPORTED_CODING
           facts.chunked = true
           continue
         }
