@@ -29,6 +29,8 @@ export interface ProxyConfig {
   readonly xForwarded: boolean
   readonly forwarded: boolean
   readonly via: string | undefined
+  /** `1.1 <via>`, the common `Via` entry, built once. */
+  readonly via11: string | undefined
   readonly preserveHost: boolean
   readonly sticky: StickyCookies | undefined
   readonly context: ((ctx: never) => unknown) | undefined
@@ -131,6 +133,7 @@ export function resolveConfig<Ctx>(
     xForwarded: optionalBoolean(`${path}.xForwarded`, o.xForwarded, true),
     forwarded: optionalBoolean(`${path}.forwarded`, o.forwarded, false),
     via,
+    via11: via === undefined ? undefined : `1.1 ${via}`,
     preserveHost: optionalBoolean(`${path}.preserveHost`, o.preserveHost, true),
     sticky:
       o.sticky === undefined

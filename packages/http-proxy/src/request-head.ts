@@ -169,7 +169,13 @@ export function buildRequestHead(
   if (config.forwarded)
     out.push('forwarded', appendList(fwd, forwardedElement(remoteAddress, facts.host, proto)))
   if (config.via !== undefined)
-    out.push('via', appendList(via, `${viaProtocol(req.httpVersion)} ${config.via}`))
+    out.push(
+      'via',
+      appendList(
+        via,
+        req.httpVersion === '1.1' ? config.via11! : `${viaProtocol(req.httpVersion)} ${config.via}`,
+      ),
+    )
   else if (via !== undefined) out.push('via', via)
   facts.upstreamHeaders = out
   return undefined
