@@ -92,7 +92,8 @@ export function upstreamError(cause: unknown, phase: ProxyPhase, backendId: stri
       'FULCRUM_ERR_UPSTREAM_TIMEOUT',
       504,
       p,
-      'timeout',
+      // A connect timeout sent nothing: booked (and retried) like a refused connection.
+      p === 'connect' ? 'connect' : 'timeout',
       `Upstream timed out ${doing}`,
       opts,
     )

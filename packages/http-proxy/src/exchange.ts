@@ -419,6 +419,8 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       }
       if (this.#body instanceof RequestBody) this.#body.destroy()
     }
+    // A hook may have answered (onRequest, onError): report the status it sent.
+    if (res.headersSent) this.status = res.statusCode
     this.#core.config.hooks.onLog?.(this)
   }
 }

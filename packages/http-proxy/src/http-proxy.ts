@@ -49,8 +49,9 @@ export function createHttpProxy<Ctx>(balancer: Balancer<Ctx>, options?: HttpProx
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     new ProxyExchange(core, req, res).start()
   }
+  let attached: Server | undefined
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    handleUpgrade(core, handler, req, socket, head)
+    handleUpgrade(core, req, socket, head, attached)
   }
   const connect = (_req: IncomingMessage, socket: Duplex): void => {
     socket.on('error', () => {})
@@ -62,6 +63,7 @@ export function createHttpProxy<Ctx>(balancer: Balancer<Ctx>, options?: HttpProx
     upgrade,
     connect,
     attach<S extends Server>(server: S): S {
+      attached = server
       server.on('upgrade', upgrade)
       server.on('connect', connect)
       return server

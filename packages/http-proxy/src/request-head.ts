@@ -63,6 +63,7 @@ export function buildRequestHead(
     const name = raw[i]!
     const value = raw[i + 1]!
     const len = name.length
+    if (drop?.has(name.toLowerCase())) continue
     // Names are compared by length first: most headers match no case and cost one switch.
     switch (len) {
       case 2:
@@ -148,7 +149,6 @@ export function buildRequestHead(
         break
       }
     }
-    if (drop?.has(name.toLowerCase())) continue
     out.push(name, value)
   }
   if (hosts > 1) return 'More than one Host header'

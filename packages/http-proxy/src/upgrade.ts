@@ -4,7 +4,7 @@
  * smuggling through an h2c upgrade is the classic attack) is ignored, as RFC 9110 §7.8 allows:
  * the request is served as plain HTTP/1.1 with `Upgrade` and `HTTP2-Settings` stripped.
  */
-import { type IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ProxyCore } from './exchange.js'
@@ -21,10 +21,10 @@ export function offersWebSocket(value: string | undefined): boolean {
 /** @internal Handles one `upgrade` event of a server. */
 export function handleUpgrade(
   core: ProxyCore,
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
+  server: Server | undefined,
 ): void {
   socket.on('error', () => {})
   if (
@@ -35,22 +35,38 @@ export function handleUpgrade(
     relayWebSocket(core, req, socket, head)
     return
   }
-  // Not an upgrade we perform: answer as a plain request on this connection, then close it (the
-  // HTTP parser has let go of the socket, so it cannot carry another request).
-  if (
-    head.length > 0 ||
-    req.headers['content-length'] !== undefined ||
-    req.headers['transfer-encoding'] !== undefined
-  ) {
-    socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
-    return
+  // Not an upgrade we perform: hand the request back to the server's HTTP parser without its
+  // upgrade fields, so it is served as a plain request on a connection that stays usable.
+  if (!replayWithoutUpgrade(req, socket, head, server)) socket.destroy()
+}
+
+const UPGRADE_FIELDS = new Set(['upgrade', 'http2-settings', 'connection'])
+
+/**
+ * @internal Re-serialises the request head without `Upgrade`, `HTTP2-Settings` and `Connection`
+ * (keeping `close`), puts it back in front of the unread bytes and lets the server parse the
+ * connection again. False when the socket's server is unknown.
+ */
+export function replayWithoutUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  server: Server | undefined,
+): boolean {
+  const srv = server ?? (socket as Socket & { server?: Server }).server
+  if (srv === undefined || socket.destroyed) return false
+  let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`
+  let close = false
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase()
+    if (lower === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(raw[i + 1]!)) close = true
+    if (UPGRADE_FIELDS.has(lower)) continue
+    text += `${raw[i]}: ${raw[i + 1]}\r\n`
   }
-  const res = new ServerResponse(req)
-  res.shouldKeepAlive = false
-  res.assignSocket(socket as Socket)
-  res.on('finish', () => {
-    res.detachSocket(socket as Socket)
-    socket.end()
-  })
-  handler(req, res)
+  text += close ? 'Connection: close\r\n\r\n' : '\r\n'
+  const replay = Buffer.from(text, 'latin1')
+  socket.unshift(head.length > 0 ? Buffer.concat([replay, head]) : replay)
+  srv.emit('connection', socket)
+  return true
 }
