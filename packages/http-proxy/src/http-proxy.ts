@@ -55,6 +55,7 @@ export function createHttpProxy<Ctx>(balancer: Balancer<Ctx>, options?: HttpProx
   }
   const connect = (_req: IncomingMessage, socket: Duplex): void => {
     socket.on('error', () => {})
+    socket.resume() // read to the client's FIN, so the connection closes when the client goes
     socket.end(
       `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
     )

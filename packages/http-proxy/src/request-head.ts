@@ -32,6 +32,8 @@ export interface RequestFacts {
 
 /** @internal The refusal for a transfer coding other than `chunked` (answered with 501). */
 export const UNSUPPORTED_CODING = 'Unsupported transfer coding'
+/** @internal The refusal for a body whose length cannot be determined (final coding not chunked). */
+const UNFRAMED = 'Transfer-Encoding without chunked as the final coding'
 
 /**
  * @internal Fills `facts` for `req`. Returns an error message for a request the gateway must
@@ -137,8 +139,11 @@ export function buildRequestHead(
       case 17: {
         const lower = name.toLowerCase()
         if (lower === 'transfer-encoding') {
-          // Node de-chunks; any other coding would reach the backend undeclared (RFC 9112 §6.1: 501).
-          if (value.trim().toLowerCase() !== 'chunked' || facts.chunked) return UNSUPPORTED_CODING
+          // RFC 9112 §6.3: chunked must be the final coding (else 400); Node de-chunks, and any other
+          // coding would reach the backend undeclared (§6.1: 501).
+          const codings = value.toLowerCase()
+          if (facts.chunked || !/(?:^|,)\s*chunked\s*$/.test(codings)) return UNFRAMED
+          if (codings.trim() !== 'chunked') return UNSUPPORTED_CODING
           facts.chunked = true
           continue
         }

@@ -40,11 +40,11 @@ export function handleUpgrade(
   if (!replayWithoutUpgrade(req, socket, head, server)) socket.destroy()
 }
 
-const UPGRADE_FIELDS = new Set(['upgrade', 'http2-settings', 'connection'])
+const STRIPPED_TOKENS = new Set(['upgrade', 'http2-settings'])
 
 /**
- * @internal Re-serialises the request head without `Upgrade`, `HTTP2-Settings` and `Connection`
- * (keeping `close`), puts it back in front of the unread bytes and lets the server parse the
+ * @internal Re-serialises the request head without `Upgrade`, `HTTP2-Settings` and their
+ * `Connection` tokens, puts it back in front of the unread bytes and lets the server parse the
  * connection again. False when the socket's server is unknown.
  */
 export function replayWithoutUpgrade(
@@ -56,15 +56,23 @@ export function replayWithoutUpgrade(
   const srv = server ?? (socket as Socket & { server?: Server }).server
   if (srv === undefined || socket.destroyed) return false
   let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`
-  let close = false
   const raw = req.rawHeaders
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase()
-    if (lower === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(raw[i + 1]!)) close = true
-    if (UPGRADE_FIELDS.has(lower)) continue
-    text += `${raw[i]}: ${raw[i + 1]}\r\n`
+    if (lower === 'upgrade' || lower === 'http2-settings') continue
+    let value = raw[i + 1]!
+    if (lower === 'connection') {
+      // Keep what else it nominates (so those fields are still dropped) and `close`.
+      value = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0 && !STRIPPED_TOKENS.has(t.toLowerCase()))
+        .join(', ')
+      if (value.length === 0) continue
+    }
+    text += `${raw[i]}: ${value}\r\n`
   }
-  text += close ? 'Connection: close\r\n\r\n' : '\r\n'
+  text += '\r\n'
   const replay = Buffer.from(text, 'latin1')
   socket.unshift(head.length > 0 ? Buffer.concat([replay, head]) : replay)
   srv.emit('connection', socket)

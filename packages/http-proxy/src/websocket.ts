@@ -35,6 +35,7 @@ function rawHead(
 }
 
 function refuse(socket: Duplex, error: ProxyError): void {
+  socket.resume()
   const body = `${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\n`
   const retry = error.retryAfterSeconds === undefined ? '' : `Retry-After: ${error.retryAfterSeconds}\r\n`
   socket.end(
@@ -73,6 +74,7 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       ? 'Invalid request target'
       : buildRequestHead(req, config, target.authority, remoteAddress, facts)
   if (bad !== undefined) {
+    socket.resume()
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
     return
   }
