@@ -186,8 +186,6 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       return
     }
     hooks.onUpstreamRequest?.(this, this.upstreamHeaders)
-    const budget = core.balancer.retryPolicy.budget
-    if (budget !== null && core.config.retries > 0) budget.deposit(core.balancer.clock.now())
     if (this.contentLength <= 0 && !this.chunked) {
       this.#attempt()
       return
@@ -211,6 +209,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   #attempt(): void {
     const core = this.#core
     const balancer = core.balancer
+    const config = core.config
     const ctx = (this.#ctx ??= core.config.context ? core.config.context(this as never) : this) as never
     try {
       const sticky = core.config.sticky
@@ -227,11 +226,10 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       return
     }
     const backend = this.backend!
-    this.attempts++
+    if (++this.attempts === 1 && config.retries > 0) balancer.retryPolicy.budget?.deposit(this.startedAt)
     this.#stage = Stage.Sending
     this.#sent = false
     this.#discard = false
-    const config = core.config
     if ((!config.preserveHost || this.host === undefined) && this.hostIndex >= 0)
       this.upstreamHeaders[this.hostIndex] = backend.address
     let body = this.#body
