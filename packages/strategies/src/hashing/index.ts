@@ -14,7 +14,9 @@ export {
   keyFromContext,
   keyFromCookie,
   keyFromHeader,
+  keyFromPath,
   keyFromQuery,
+  type PathKeyOptions,
 } from './keys.js'
 export { type MaglevOptions, maglev } from './maglev.js'
 export { type RendezvousOptions, rendezvous } from './rendezvous.js'

@@ -8,6 +8,7 @@ import {
   keyFromContext,
   keyFromCookie,
   keyFromHeader,
+  keyFromPath,
   keyFromQuery,
 } from './keys.js'
 import { ringHash } from './ring-hash.js'
@@ -209,5 +210,23 @@ describe('keyFromContext, keyFrom, firstKey', () => {
     expect(lb.pick({ remoteAddress: '10.9.8.200' }).backend).toBe(a)
     const u = lb.pick({ headers: { 'x-user': 'alice' } }).backend
     expect(lb.pick({ headers: { 'x-user': 'alice' }, remoteAddress: '1.1.1.1' }).backend).toBe(u)
+  })
+})
+
+describe('keyFromPath', () => {
+  it('keys by the path without query and fragment, optionally by its leading segments', () => {
+    const whole = keyFromPath()
+    expect(whole({ url: '/a/b?x=1#f' })).toBe('/a/b')
+    expect(whole({ url: '/a/b' })).toBe('/a/b')
+    const two = keyFromPath({ segments: 2 })
+    expect(two({ url: '/tenants/7/orders?x' })).toBe('/tenants/7')
+    expect(two({ url: '/tenants/7' })).toBe('/tenants/7')
+    expect(two({ url: '/t' })).toBe('/t')
+    expect(whole({})).toBeUndefined()
+    expect(whole({ url: '?q' })).toBeUndefined()
+  })
+  it('rejects bad options with their path', () => {
+    expect(() => keyFromPath({ segments: 0 })).toThrow(/keyFromPath\.segments/)
+    expect(() => keyFromPath({ bogus: 1 } as never)).toThrow(/keyFromPath/)
   })
 })
