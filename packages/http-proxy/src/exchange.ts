@@ -6,7 +6,7 @@
  * outcome per attempt to the balancer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type Backend, BackendSet, type Balancer, CANCELLED, type LeaseSlot } from '@fulcrum/core'
+import { type Backend, BackendSet, type Balancer, CANCELLED, type LeaseSlot, unmapIPv4 } from '@fulcrum/core'
 import type { Dispatcher } from 'undici'
 import type { ProxyConfig } from './config.js'
 import {
@@ -18,6 +18,7 @@ import {
   statusError,
   upstreamError,
 } from './errors.js'
+import { clientAddressOf } from './forwarded.js'
 import { answerOptions, answerTrace, writeError, writeInformational } from './local-answers.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
 import { bufferBody, RequestBody } from './request-body.js'
@@ -89,8 +90,8 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   status = 0
   /** Why the request failed, if it did. */
   error: ProxyError | undefined = undefined
-  /** The client's address (IPv4-mapped IPv6 unmapped). */
-  readonly remoteAddress: string
+  /** The TCP peer's address (IPv4-mapped IPv6 unmapped): the client, or the proxy in front. */
+  readonly peerAddress: string
   /** The origin-form target sent upstream (path and query as received). */
   path = '/'
   /** The flat `[name, value, …]` header list sent upstream (edit it in `onUpstreamRequest`). */
@@ -117,19 +118,32 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   #retryAfter: number | undefined = undefined
   #lastError: ProxyError | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
+  #client: string | undefined = undefined
 
   /** @internal Created by the proxy's request handler. */
   constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
     this.#core = core
     this.req = req
     this.res = res
-    const addr = req.socket.remoteAddress ?? ''
-    this.remoteAddress = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
+    this.peerAddress = unmapIPv4(req.socket.remoteAddress ?? '')
   }
 
   /** The client's request headers (Node's lower-case object). */
   get headers(): IncomingMessage['headers'] {
     return this.req.headers
+  }
+
+  /**
+   * The original client's address: {@link ProxyExchange.peerAddress}, or — when that peer is a
+   * trusted proxy (`trustProxy`) — the right-most untrusted `X-Forwarded-For` entry. This is what
+   * `keyFromClientIp()` hashes.
+   */
+  get remoteAddress(): string {
+    return (this.#client ??= clientAddressOf(
+      this.peerAddress,
+      this.req.headers['x-forwarded-for'],
+      this.#core.config.trust,
+    ))
   }
 
   /** The request target as received. */
@@ -165,7 +179,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       this.path = t.path
       authority = t.authority
     }
-    const bad = buildRequestHead(req, core.config, authority, this.remoteAddress, this)
+    const bad = buildRequestHead(req, core.config, authority, this.peerAddress, this)
     if (bad !== undefined) {
       this.#fail(badRequestError(bad, bad === UNSUPPORTED_CODING ? 501 : 400))
       return

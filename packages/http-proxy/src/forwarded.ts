@@ -3,7 +3,8 @@
  * §7.6.3), with the trust model: values that arrive from an untrusted peer are discarded and
  * replaced with what the proxy itself saw; a trusted peer's values are kept and extended.
  */
-import { InvalidOptionError, parseTrustList } from '@fulcrum/core'
+import { isIP } from 'node:net'
+import { InvalidOptionError, parseTrustList, unmapIPv4 } from '@fulcrum/core'
 import type { TrustProxy } from './options.js'
 
 /** @internal Decides whether a peer address may set forwarding headers. */
@@ -51,4 +52,22 @@ export function appendList(incoming: string | undefined, entry: string): string 
 /** @internal `Via` received-protocol for an HTTP version: `1.1`, `1.0`, `2`. */
 export function viaProtocol(httpVersion: string): string {
   return httpVersion === '2.0' ? '2' : httpVersion
+}
+
+/**
+ * @internal The original client's address: the peer itself, unless it is trusted and sent
+ * `X-Forwarded-For`; then the right-most entry that is not a trusted proxy (Express `req.ip`
+ * semantics), which a client cannot forge past the first untrusted hop.
+ */
+export function clientAddressOf(peer: string, xff: string | string[] | undefined, trust: TrustFn): string {
+  if (xff === undefined || !trust(peer)) return peer
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',')
+  let client = peer
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = unmapIPv4(hops[i]!.trim())
+    if (isIP(hop) === 0) break
+    client = hop
+    if (!trust(hop)) break
+  }
+  return client
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { createBalancer, InvalidOptionError } from '@fulcrum/core'
 import { describe, expect, it } from 'vitest'
 import { resolveConfig } from './config.js'
-import { forwardedElement, forwardedValue } from './forwarded.js'
+import { clientAddressOf, forwardedElement, forwardedValue } from './forwarded.js'
 import { isHopByHop, nominated, teAllowsTrailers } from './hop-by-hop.js'
 import { buildRequestHead, type RequestFacts } from './request-head.js'
 import { parseTarget, validHost } from './request-target.js'
@@ -223,5 +223,18 @@ describe('options', () => {
   it('defaults retries to 2 unless the balancer configured them', () => {
     expect(resolveConfig(lb, {}).retries).toBe(2)
     expect(resolveConfig(createBalancer().retry({ retries: 0 }).build(), {}).retries).toBe(0)
+  })
+})
+
+describe('the client address behind trusted proxies', () => {
+  const trust = (a: string) => a.startsWith('10.')
+  it('is the peer unless the peer is trusted', () => {
+    expect(clientAddressOf('1.2.3.4', '9.9.9.9', trust)).toBe('1.2.3.4')
+    expect(clientAddressOf('10.0.0.1', undefined, trust)).toBe('10.0.0.1')
+  })
+  it('is the right-most untrusted X-Forwarded-For hop (a client cannot forge past it)', () => {
+    expect(clientAddressOf('10.0.0.1', 'forged, 5.6.7.8, 10.0.0.2', trust)).toBe('5.6.7.8')
+    expect(clientAddressOf('10.0.0.1', ['7.7.7.7', '10.0.0.3'], trust)).toBe('7.7.7.7')
+    expect(clientAddressOf('10.0.0.1', 'garbage', trust)).toBe('10.0.0.1')
   })
 })

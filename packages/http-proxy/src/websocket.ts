@@ -9,9 +9,10 @@ import http, { type ClientRequest, type IncomingMessage, STATUS_CODES } from 'no
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { BackendSet, CANCELLED, type LeaseSlot } from '@fulcrum/core'
+import { BackendSet, CANCELLED, type LeaseSlot, unmapIPv4 } from '@fulcrum/core'
 import { noBackendError, type ProxyError, upstreamError } from './errors.js'
 import type { ProxyCore } from './exchange.js'
+import { clientAddressOf } from './forwarded.js'
 import { isHopByHop } from './hop-by-hop.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
 import { buildRequestHead, type RequestFacts } from './request-head.js'
@@ -57,8 +58,7 @@ function link(one: Duplex, other: Duplex): void {
 /** @internal Relays one WebSocket upgrade. */
 export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const { balancer, config } = core
-  const addr = req.socket.remoteAddress ?? ''
-  const remoteAddress = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
+  const peer = unmapIPv4(req.socket.remoteAddress ?? '')
   const target = parseTarget(req.url ?? '/')
   const facts: RequestFacts = {
     upstreamHeaders: [],
@@ -72,7 +72,7 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
   const bad =
     target === undefined
       ? 'Invalid request target'
-      : buildRequestHead(req, config, target.authority, remoteAddress, facts)
+      : buildRequestHead(req, config, target.authority, peer, facts)
   if (bad !== undefined) {
     socket.resume()
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
@@ -80,7 +80,15 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
   }
   const headers = facts.upstreamHeaders
   headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket')
-  const ctx = { key: undefined, headers: req.headers, url: req.url ?? '/', remoteAddress, req }
+  const remoteAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], config.trust)
+  const ctx = {
+    key: undefined,
+    headers: req.headers,
+    url: req.url ?? '/',
+    remoteAddress,
+    peerAddress: peer,
+    req,
+  }
   const slot: LeaseSlot = { backend: undefined, startedAt: 0, held: false }
   const tried = new BackendSet()
   let upstream: ClientRequest | undefined
