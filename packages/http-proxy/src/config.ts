@@ -4,7 +4,6 @@
  */
 import {
   type Balancer,
-  checkArray,
   checkKeys,
   checkObject,
   checkOneOf,
@@ -15,15 +14,11 @@ import {
 } from '@fulcrum/core'
 import { resolveTrust, type TrustFn } from './forwarded.js'
 import type { HttpProxyOptions, ProxyHooks, StickyOptions, UpstreamOptions } from './options.js'
+import { resolvePolicy, resolveUpstream, TIMEOUT, type UpstreamPolicy } from './shared-options.js'
 import { StickyCookies } from './sticky.js'
 
 /** @internal The resolved proxy configuration. */
-export interface ProxyConfig {
-  readonly connectTimeoutMs: number
-  readonly headersTimeoutMs: number
-  readonly bodyTimeoutMs: number
-  readonly retries: number
-  readonly retryOnStatus: ReadonlySet<number>
+export interface ProxyConfig extends UpstreamPolicy {
   readonly maxReplayBodyBytes: number
   readonly trust: TrustFn
   readonly xForwarded: boolean
@@ -62,7 +57,6 @@ const KEYS = [
   'onLog',
 ]
 const HOOKS = ['onRequest', 'onUpstreamRequest', 'onUpstreamResponse', 'onError', 'onLog'] as const
-const TIMEOUT = { min: 1, max: 2_147_483_647, integer: true }
 const VIA_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?::\d+)?$/
 
 function optionalBoolean(path: string, value: unknown, fallback: boolean): boolean {
@@ -81,14 +75,6 @@ export function resolveConfig<Ctx>(
   const o = (options ?? {}) as HttpProxyOptions<Ctx>
   checkObject(path, o as unknown)
   checkKeys(path, o as Record<string, unknown>, KEYS)
-  const policy = balancer.retryPolicy
-  const retryOnStatus = new Set<number>()
-  const statuses = o.retryOnStatus ?? [502, 503, 504]
-  checkArray(`${path}.retryOnStatus`, statuses)
-  statuses.forEach((s, i) => {
-    optionalNumber(`${path}.retryOnStatus[${i}]`, s, 0, { min: 100, max: 599, integer: true })
-    retryOnStatus.add(s)
-  })
   let via: string | undefined = 'fulcrum'
   if (o.via === false) via = undefined
   else if (o.via !== undefined) {
@@ -115,15 +101,7 @@ export function resolveConfig<Ctx>(
     )
   }
   return {
-    connectTimeoutMs: optionalNumber(`${path}.connectTimeoutMs`, o.connectTimeoutMs, 5_000, TIMEOUT),
-    headersTimeoutMs: optionalNumber(`${path}.headersTimeoutMs`, o.headersTimeoutMs, 60_000, TIMEOUT),
-    bodyTimeoutMs: optionalNumber(`${path}.bodyTimeoutMs`, o.bodyTimeoutMs, 60_000, TIMEOUT),
-    retries: optionalNumber(`${path}.retries`, o.retries, policy.configured ? policy.retries : 2, {
-      min: 0,
-      max: 100,
-      integer: true,
-    }),
-    retryOnStatus,
+    ...resolvePolicy(balancer as unknown as Balancer<never>, o, path),
     maxReplayBodyBytes: optionalNumber(`${path}.maxReplayBodyBytes`, o.maxReplayBodyBytes, 65_536, {
       min: 0,
       max: 64 * 1024 * 1024,
@@ -187,15 +165,4 @@ function resolveSticky(path: string, s: StickyOptions): ResolvedSticky {
         ? 'Lax'
         : checkOneOf(`${path}.sameSite`, s.sameSite, ['Strict', 'Lax', 'None']),
   }
-}
-
-function resolveUpstream(path: string, u: UpstreamOptions | undefined): UpstreamOptions {
-  if (u === undefined) return {}
-  checkObject(path, u as unknown)
-  checkKeys(path, u as Record<string, unknown>, ['connections', 'keepAliveTimeoutMs', 'tls', 'factory'])
-  optionalNumber(`${path}.connections`, u.connections, 256, { min: 1, integer: true })
-  optionalNumber(`${path}.keepAliveTimeoutMs`, u.keepAliveTimeoutMs, 4_000, TIMEOUT)
-  optionalFunction(`${path}.factory`, u.factory, undefined)
-  if (u.tls !== undefined && typeof u.tls !== 'function') checkObject(`${path}.tls`, u.tls)
-  return u
 }

@@ -11,6 +11,7 @@ export type HttpProxyErrorCode =
   | 'FULCRUM_ERR_NO_BACKEND'
   | 'FULCRUM_ERR_CLIENT_ABORTED'
   | 'FULCRUM_ERR_UPGRADE_REFUSED'
+  | 'FULCRUM_ERR_PROXY_CLOSED'
   | 'FULCRUM_ERR_PROXY'
 
 /**
@@ -195,4 +196,11 @@ export function statusError(
       ...(retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) }),
     },
   )
+}
+
+/** @internal The proxy (or dispatcher) was closed: its upstream pools are gone. */
+export function proxyClosedError(): ProxyError {
+  return new ProxyError('FULCRUM_ERR_PROXY_CLOSED', 503, 'connect', 'cancelled', 'The proxy is closed', {
+    retryAfterSeconds: 1,
+  })
 }

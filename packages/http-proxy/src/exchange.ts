@@ -257,7 +257,15 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       headers: this.upstreamHeaders,
       body,
     }
-    core.upstreams.get(backend).dispatch(opts, this as unknown as Dispatcher.DispatchHandler)
+    let upstream: Dispatcher
+    try {
+      upstream = core.upstreams.get(backend)
+    } catch (err) {
+      balancer.release(this, CANCELLED)
+      this.#fail(err as ProxyError)
+      return
+    }
+    upstream.dispatch(opts, this as unknown as Dispatcher.DispatchHandler)
   }
 
   /** @internal undici: the request is queued; `abort` cancels it. */

@@ -15,6 +15,11 @@
  * ```
  */
 export {
+  BalancedDispatcher,
+  createBalancedDispatcher,
+} from './dispatcher/balanced-dispatcher.js'
+export type { BalancedDispatcherOptions, DispatchContext } from './dispatcher/options.js'
+export {
   type HttpProxyErrorCode,
   ProxyError,
   type ProxyPhase,

@@ -4,6 +4,7 @@
  */
 import type { Backend, Balancer } from '@fulcrum/core'
 import { type Dispatcher, Pool } from 'undici'
+import { proxyClosedError } from './errors.js'
 import type { UpstreamOptions } from './options.js'
 
 /** @internal Timeouts the pools are created with. */
@@ -43,8 +44,9 @@ export class Upstreams {
     }
   }
 
-  /** The dispatcher of `backend`, created on first use. */
+  /** The dispatcher of `backend`, created on first use; throws `FULCRUM_ERR_PROXY_CLOSED` after `close()`. */
   get(backend: Backend): Dispatcher {
+    if (this.#closed) throw proxyClosedError()
     const entry = this.#pools.get(backend.id)
     if (entry !== undefined && entry.backend === backend) return entry.dispatcher
     if (entry !== undefined) void entry.dispatcher.close().catch(() => {})
@@ -66,7 +68,7 @@ export class Upstreams {
       connect: { timeout: t.connectTimeoutMs, ...(tls ?? {}) },
     }
     const dispatcher = o.factory ? o.factory(origin, options, backend) : new Pool(origin, options)
-    if (!this.#closed) this.#pools.set(backend.id, { backend, dispatcher })
+    this.#pools.set(backend.id, { backend, dispatcher })
     return dispatcher
   }
 
