@@ -183,6 +183,49 @@ describe('WebSocket through the proxy', () => {
     expect(b.state.handshakes).toBe(0)
   })
 
+  it('runs the request hooks on the handshake: onRequest can refuse it, onLog sees it once', async () => {
+    const b = await echoBackend()
+    const logs: number[] = []
+    const g = await gateway([b.url], {
+      onRequest: (ctx) => {
+        if (ctx.req.headers.authorization === 'Bearer ok') return false
+        ctx.res.writeHead(401, { 'content-type': 'text/plain' })
+        ctx.res.end('who are you?')
+        return true
+      },
+      onLog: (ctx) => logs.push(ctx.status),
+    })
+    const denied = client(g.port)
+    const [, res] = (await once(denied, 'unexpected-response')) as [unknown, http.IncomingMessage]
+    expect(res.statusCode).toBe(401)
+    res.resume()
+    expect(b.state.handshakes).toBe(0)
+    const ws = new WebSocket(`ws://${HOST}:${g.port}/chat`, { headers: { authorization: 'Bearer ok' } })
+    cleanups.push(() => ws.terminate())
+    await once(ws, 'open')
+    ws.close()
+    await waitUntil(() => logs.length === 2)
+    expect(logs.sort()).toEqual([101, 401])
+  })
+
+  it('keeps a sticky client on its backend and issues the cookie on the 101', async () => {
+    const a = await echoBackend()
+    const b = await echoBackend()
+    const g = await gateway([a.url, b.url], { sticky: { cookie: 'srv' } })
+    const first = client(g.port)
+    const opened = once(first, 'open')
+    const [upgrade] = (await once(first, 'upgrade')) as [http.IncomingMessage]
+    const cookie = String(upgrade.headers['set-cookie']).split(';')[0]!
+    expect(cookie).toMatch(/^srv=/)
+    await opened
+    g.lb.drain(g.lb.backends()[0]!.id)
+    const again = new WebSocket(`ws://${HOST}:${g.port}/chat`, { headers: { cookie } })
+    cleanups.push(() => again.terminate())
+    await once(again, 'open')
+    expect(a.state.handshakes).toBe(2)
+    expect(b.state.handshakes).toBe(0)
+  })
+
   it('with websocket: false, an upgrade request is served as a plain request', async () => {
     const b = await echoBackend()
     const g = await gateway([b.url], { websocket: false })

@@ -12,7 +12,7 @@ export type HttpProxyErrorCode =
   | 'FULCRUM_ERR_CLIENT_ABORTED'
   | 'FULCRUM_ERR_UPGRADE_REFUSED'
   | 'FULCRUM_ERR_PROXY_CLOSED'
-  | 'FULCRUM_ERR_PROXY'
+  | 'FULCRUM_ERR_BODY_CONSUMED'
 
 /**
  * Where in the life of a request an error happened:
@@ -203,4 +203,15 @@ export function proxyClosedError(): ProxyError {
   return new ProxyError('FULCRUM_ERR_PROXY_CLOSED', 503, 'connect', 'cancelled', 'The proxy is closed', {
     retryAfterSeconds: 1,
   })
+}
+
+/** @internal The request body was read before the proxy got it (a body parser ran first). */
+export function bodyConsumedError(detail = ''): ProxyError {
+  return new ProxyError(
+    'FULCRUM_ERR_BODY_CONSUMED',
+    500,
+    'request',
+    'error',
+    `The request body was read before the proxy (a body parser mounted earlier?)${detail}; mount the proxy before the body parsers`,
+  )
 }

@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici'
 import type { ProxyConfig } from './config.js'
 import {
   badRequestError,
+  bodyConsumedError,
   clientAbortedError,
   noBackendError,
   type ProxyError,
@@ -156,8 +157,12 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     return this.req.method ?? 'GET'
   }
 
-  /** @internal Runs the request through its phases. */
-  start(): void {
+  /**
+   * @internal The phases before a backend is chosen: `onRequest`, validation of the target and the
+   * head, local answers (`OPTIONS`/`TRACE` at `Max-Forwards: 0`), `onUpstreamRequest`. False when
+   * the request was answered (or refused) here.
+   */
+  prepare(): boolean {
     const { req, res } = this
     const core = this.#core
     const hooks = core.config.hooks
@@ -165,7 +170,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     res.on('close', onResClose)
     if (hooks.onRequest !== undefined && hooks.onRequest(this) === true) {
       this.#stage = Stage.Done
-      return
+      return false
     }
     const url = req.url ?? '/'
     let authority: string | undefined
@@ -174,7 +179,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       const t = parseTarget(url)
       if (t === undefined) {
         this.#fail(badRequestError('Invalid request target'))
-        return
+        return false
       }
       this.path = t.path
       authority = t.authority
@@ -182,26 +187,39 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     const bad = buildRequestHead(req, core.config, authority, this.peerAddress, this)
     if (bad !== undefined) {
       this.#fail(badRequestError(bad, bad === UNSUPPORTED_CODING ? 501 : 400))
-      return
+      return false
     }
     const method = req.method
     if (method === 'OPTIONS' && (this.maxForwards === 0 || this.path === '*')) {
       answerOptions(res)
       this.#stage = Stage.Done
-      return
+      return false
     }
     if (method === 'TRACE' && this.maxForwards === 0) {
       answerTrace(req, res)
       this.#stage = Stage.Done
-      return
+      return false
     }
     if (this.path === '*') {
       this.#fail(badRequestError('Asterisk-form is only allowed for OPTIONS'))
-      return
+      return false
     }
     hooks.onUpstreamRequest?.(this, this.upstreamHeaders)
+    return true
+  }
+
+  /** @internal Runs the request through its phases. */
+  start(): void {
+    if (!this.prepare()) return
+    const req = this.req
+    const core = this.#core
     if (this.contentLength <= 0 && !this.chunked) {
       this.#attempt()
+      return
+    }
+    if (req.readableEnded || req.readableDidRead) {
+      // Something read the body before the proxy (a body parser): there is nothing left to forward.
+      this.#fail(bodyConsumedError())
       return
     }
     if (!this.chunked && this.contentLength <= core.config.maxReplayBodyBytes) {
@@ -220,10 +238,13 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     this.#attempt()
   }
 
-  #attempt(): void {
+  /**
+   * @internal Acquires a backend into this slot: the sticky cookie's backend on the first attempt,
+   * else the strategy's pick among backends not in `tried`. Returns the error when none is eligible.
+   */
+  pick(tried: BackendSet | undefined): ProxyError | undefined {
     const core = this.#core
     const balancer = core.balancer
-    const config = core.config
     const ctx = (this.#ctx ??= core.config.context ? core.config.context(this as never) : this) as never
     try {
       const sticky = core.config.sticky
@@ -233,10 +254,51 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
         const b = value === undefined ? undefined : sticky.backendFor(value)
         pinned = b !== undefined && balancer.acquireBackend(b, ctx, this)
       }
-      if (!pinned) balancer.acquire(ctx, this, this.#tried)
+      if (!pinned) balancer.acquire(ctx, this, tried)
       this.#pinned = pinned
+      return undefined
     } catch (err) {
-      this.#fail(this.#lastError ?? noBackendError(err, 1))
+      return this.#lastError ?? noBackendError(err, 1)
+    }
+  }
+
+  /** @internal True when the current backend came from the sticky cookie (no new cookie needed). */
+  get pinned(): boolean {
+    return this.#pinned
+  }
+
+  /**
+   * @internal Hands the connection over to an upgrade relay: the response object lets go of the
+   * socket and this exchange stops following it. The relay reports the end with {@link endUpgrade}.
+   */
+  detachForUpgrade(): void {
+    const res = this.res
+    res.off('close', onResClose)
+    ;(res as Tagged)[kExchange] = undefined
+    if (res.socket !== null) res.detachSocket(res.socket)
+  }
+
+  /** @internal An upgrade relay ended (tunnel closed, or refused with `error`): logs it once. */
+  endUpgrade(status: number, error: ProxyError | undefined): void {
+    if (this.#stage === Stage.Done) return
+    this.#stage = Stage.Done
+    this.status = status
+    if (error !== undefined) this.error = error
+    this.#core.config.hooks.onLog?.(this)
+  }
+
+  /** @internal Counts an upstream attempt made by an upgrade relay. */
+  countAttempt(): number {
+    return ++this.attempts
+  }
+
+  #attempt(): void {
+    const core = this.#core
+    const balancer = core.balancer
+    const config = core.config
+    const failed = this.pick(this.#tried)
+    if (failed !== undefined) {
+      this.#fail(failed)
       return
     }
     const backend = this.backend!

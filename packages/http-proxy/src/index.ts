@@ -14,6 +14,7 @@
  * proxy.attach(http.createServer(proxy)).listen(8080)
  * ```
  */
+
 export {
   BalancedDispatcher,
   createBalancedDispatcher,
@@ -25,6 +26,20 @@ export {
   type ProxyPhase,
 } from './errors.js'
 export { ProxyExchange } from './exchange.js'
+export {
+  type MiddlewareOptions,
+  type MiddlewareRequest,
+  type ProxyMiddleware,
+  type ProxyMiddlewareOptions,
+  proxyMiddleware,
+} from './express.js'
+export {
+  type FastifyInstanceLike,
+  type FastifyProxyOptions,
+  type FastifyReplyLike,
+  type FastifyRequestLike,
+  fastifyProxy,
+} from './fastify.js'
 export { createHttpProxy, type HttpProxy } from './http-proxy.js'
 export { type ListenOptions, listen, type ProxyServer } from './listen.js'
 export type {

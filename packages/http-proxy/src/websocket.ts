@@ -5,18 +5,15 @@
  * ways (`pipe`), with an idle timeout, and close or reset propagated to the other side. Any other
  * answer is passed to the client as a plain response, and the connection closes.
  */
-import http, { type ClientRequest, type IncomingMessage, STATUS_CODES } from 'node:http'
+import http, { type ClientRequest, type IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { BackendSet, CANCELLED, type LeaseSlot, unmapIPv4 } from '@fulcrum/core'
-import { noBackendError, type ProxyError, upstreamError } from './errors.js'
-import type { ProxyCore } from './exchange.js'
-import { clientAddressOf } from './forwarded.js'
+import { BackendSet, CANCELLED } from '@fulcrum/core'
+import { clientAbortedError, type ProxyError, upstreamError } from './errors.js'
+import { type ProxyCore, ProxyExchange } from './exchange.js'
 import { isHopByHop } from './hop-by-hop.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
-import { buildRequestHead, type RequestFacts } from './request-head.js'
-import { parseTarget } from './request-target.js'
 import { originOf } from './upstreams.js'
 
 function rawHead(
@@ -24,8 +21,10 @@ function rawHead(
   message: string | undefined,
   raw: readonly string[],
   keepUpgrade: boolean,
+  cookie: string | undefined,
 ): string {
   let head = `HTTP/1.1 ${status} ${message || STATUS_CODES[status] || ''}\r\n`
+  if (cookie !== undefined) head += `Set-Cookie: ${cookie}\r\n`
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const lower = name.toLowerCase()
@@ -58,60 +57,45 @@ function link(one: Duplex, other: Duplex): void {
 /** @internal Relays one WebSocket upgrade. */
 export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const { balancer, config } = core
-  const peer = unmapIPv4(req.socket.remoteAddress ?? '')
-  const target = parseTarget(req.url ?? '/')
-  const facts: RequestFacts = {
-    upstreamHeaders: [],
-    hostIndex: -1,
-    host: undefined,
-    contentLength: -1,
-    chunked: false,
-    maxForwards: -1,
-    cookie: undefined,
-  }
-  const bad =
-    target === undefined
-      ? 'Invalid request target'
-      : buildRequestHead(req, config, target.authority, peer, facts)
-  if (bad !== undefined) {
-    socket.resume()
-    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
+  // The handshake runs the same phases as any request: a hook may answer it (401) through `res`.
+  const res = new ServerResponse(req)
+  res.shouldKeepAlive = false
+  res.assignSocket(socket as Socket)
+  res.on('finish', () => socket.end())
+  const x = new ProxyExchange(core, req, res)
+  if (!x.prepare()) {
+    socket.resume() // read to the client's FIN, so the connection closes when the client goes
     return
   }
-  const headers = facts.upstreamHeaders
+  x.detachForUpgrade()
+  const headers = x.upstreamHeaders
   headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket')
-  const remoteAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], config.trust)
-  const ctx = {
-    key: undefined,
-    headers: req.headers,
-    url: req.url ?? '/',
-    remoteAddress,
-    peerAddress: peer,
-    req,
-  }
-  const slot: LeaseSlot = { backend: undefined, startedAt: 0, held: false }
   const tried = new BackendSet()
   let upstream: ClientRequest | undefined
-  let attempts = 0
   let last: ProxyError | undefined
   let tunneled = false
+  const fail = (error: ProxyError): void => {
+    refuse(socket, error)
+    x.endUpgrade(error.status, error)
+  }
   socket.once('close', () => {
-    if (!tunneled && upstream !== undefined && slot.held) {
-      balancer.release(slot, CANCELLED)
+    if (!tunneled && upstream !== undefined && x.held) {
+      balancer.release(x, CANCELLED)
       upstream.destroy()
+      x.endUpgrade(0, clientAbortedError('upgrade', x.backend?.id))
     }
   })
 
   const attempt = (): void => {
-    try {
-      balancer.acquire(ctx as never, slot, tried)
-    } catch (err) {
-      refuse(socket, last ?? noBackendError(err, 1))
+    const failed = x.pick(tried)
+    if (failed !== undefined) {
+      fail(last ?? failed)
       return
     }
-    const backend = slot.backend!
-    attempts++
-    if (!config.preserveHost && facts.hostIndex >= 0) headers[facts.hostIndex] = backend.address
+    const backend = x.backend!
+    const attempts = x.countAttempt()
+    if ((!config.preserveHost || x.host === undefined) && x.hostIndex >= 0)
+      headers[x.hostIndex] = backend.address
     const origin = new URL(originOf(backend))
     const secure = origin.protocol === 'https:'
     const tls = typeof config.upstream.tls === 'function' ? config.upstream.tls(backend) : config.upstream.tls
@@ -120,9 +104,9 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       host: backend.host,
       port: backend.port,
       method: 'GET',
-      path: target!.path,
+      path: x.path,
       headers,
-      setHost: facts.hostIndex < 0,
+      setHost: x.hostIndex < 0,
       agent: false,
       timeout: config.connectTimeoutMs + config.headersTimeoutMs,
     })
@@ -131,25 +115,28 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       request.destroy(Object.assign(new Error('handshake timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })),
     )
     request.on('error', (err) => {
-      if (!slot.held || socket.destroyed) return
+      if (!x.held || socket.destroyed) return
       const error = upstreamError(err, 'upgrade', backend.id)
-      balancer.release(slot, failureOutcome(error.failureKind))
+      balancer.release(x, failureOutcome(error.failureKind))
       last = error
       if (error.failureKind === 'connect' && attempts <= config.retries) {
         tried.add(backend)
         attempt()
-      } else refuse(socket, error)
+      } else fail(error)
     })
+    const cookie = config.sticky !== undefined && !x.pinned ? config.sticky.setCookie(backend) : undefined
     request.on('response', (res: IncomingMessage) => {
-      balancer.release(slot, statusOutcome(res.statusCode ?? 502, (res.statusCode ?? 502) < 500))
-      socket.write(rawHead(res.statusCode ?? 502, res.statusMessage, res.rawHeaders, false))
+      const status = res.statusCode ?? 502
+      balancer.release(x, statusOutcome(status, status < 500))
+      socket.write(rawHead(status, res.statusMessage, res.rawHeaders, false, cookie))
       res.pipe(socket)
       res.on('error', () => socket.destroy())
+      socket.once('close', () => x.endUpgrade(status, undefined))
     })
     request.on('upgrade', (res: IncomingMessage, up: Socket, upHead: Buffer) => {
       tunneled = true
-      const handshakeMs = balancer.clock.now() - slot.startedAt
-      socket.write(rawHead(101, res.statusMessage, res.rawHeaders, true))
+      const handshakeMs = balancer.clock.now() - x.startedAt
+      socket.write(rawHead(101, res.statusMessage, res.rawHeaders, true, cookie))
       if (upHead.length > 0) socket.write(upHead)
       if (head.length > 0) up.write(head)
       const idle = config.websocketIdleMs!
@@ -157,7 +144,10 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       ;(socket as Socket).setTimeout?.(idle, () => socket.destroy())
       link(socket, up)
       link(up, socket)
-      up.once('close', () => balancer.release(slot, { ok: true, status: 101, latencyMs: handshakeMs }))
+      up.once('close', () => {
+        balancer.release(x, { ok: true, status: 101, latencyMs: handshakeMs })
+        x.endUpgrade(101, undefined)
+      })
       socket.pipe(up)
       up.pipe(socket)
     })
