@@ -5,12 +5,10 @@
  * the response with backpressure, retries safe failures on untried backends, and reports exactly one
  * outcome per attempt to the balancer.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type Backend, BackendSet, type Balancer, CANCELLED, type LeaseSlot, unmapIPv4 } from '@fulcrum/core'
+import type { ServerResponse } from 'node:http'
+import { BackendSet, CANCELLED } from '@fulcrum/core'
 import type { Dispatcher } from 'undici'
-import type { ProxyConfig } from './config.js'
 import {
-  badRequestError,
   bodyConsumedError,
   clientAbortedError,
   noBackendError,
@@ -19,22 +17,15 @@ import {
   statusError,
   upstreamError,
 } from './errors.js'
-import { clientAddressOf } from './forwarded.js'
-import { answerOptions, answerTrace, writeError, writeInformational } from './local-answers.js'
+import { ExchangeContext, Stage } from './exchange-context.js'
+import { writeError, writeInformational } from './local-answers.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
+import { prepareRequest } from './prepare.js'
 import { bufferBody, RequestBody } from './request-body.js'
-import { buildRequestHead, type RequestFacts, UNSUPPORTED_CODING } from './request-head.js'
-import { parseTarget } from './request-target.js'
 import { type RawHeaders, rawHeader, responseHeaders, retryAfterMs, trailerPairs } from './response-head.js'
 import { retryDelay, safeToRetry } from './retry-rules.js'
-import type { Upstreams } from './upstreams.js'
 
-/** @internal What an exchange needs from its proxy. */
-export interface ProxyCore {
-  readonly balancer: Balancer<never>
-  readonly config: ProxyConfig
-  readonly upstreams: Upstreams
-}
+export type { ProxyCore } from './exchange-context.js'
 
 const kExchange = Symbol('fulcrum.exchange')
 type Tagged = ServerResponse & { [kExchange]?: ProxyExchange | undefined }
@@ -49,69 +40,20 @@ function onRetryTimer(x: ProxyExchange): void {
   x.retryNow()
 }
 
-/** Exchange states, in order. */
-enum Stage {
-  Routing = 0,
-  Sending = 1,
-  Headers = 2,
-  Body = 3,
-  Done = 4,
-}
-
 /**
- * The context of one proxied request, passed to every hook. It carries the request and response,
- * the routing key, the chosen backend, the attempt count, and — once it has ended — the status sent
- * and the error if any. It implements the `HttpKeyContext` key extractors read (`headers`, `url`,
- * `remoteAddress`, `key`), so it is the balancer's pick context unless `context` is set.
+ * The context of one proxied request, passed to every hook (see {@link ExchangeContext} for its
+ * fields): one object is the request's lease slot, undici's dispatch handler and the hooks' `ctx`.
  *
  * @example
  * ```ts
- * createHttpProxy(lb, {
- *   onRequest: (ctx) => { ctx.key = ctx.req.headers['x-tenant'] as string | undefined },
- *   onLog: (ctx) => log.info({ status: ctx.status, backend: ctx.backend?.id, attempts: ctx.attempts }),
- * })
+ * createHttpProxy(lb, { onLog: (ctx) => log.info({ status: ctx.status, backend: ctx.backend?.id }) })
  * ```
  */
-export class ProxyExchange implements LeaseSlot, RequestFacts {
-  /** The backend of the current or last attempt (a lease slot field). */
-  backend: Backend | undefined = undefined
-  /** Clock time of the current attempt's pick (a lease slot field). */
-  startedAt = 0
-  /** True while an attempt holds its backend (a lease slot field). */
-  held = false
-  /** The client's request. */
-  readonly req: IncomingMessage
-  /** The response to the client. */
-  readonly res: ServerResponse
-  /** The routing key for hashing strategies; set it in `onRequest`. */
-  key: string | undefined = undefined
-  /** Upstream attempts made so far. */
-  attempts = 0
-  /** The status sent to the client (0 until a response starts). */
-  status = 0
-  /** Why the request failed, if it did. */
-  error: ProxyError | undefined = undefined
-  /** The TCP peer's address (IPv4-mapped IPv6 unmapped): the client, or the proxy in front. */
-  readonly peerAddress: string
-  /** The origin-form target sent upstream (path and query as received). */
-  path = '/'
-  /** The flat `[name, value, …]` header list sent upstream (edit it in `onUpstreamRequest`). */
-  upstreamHeaders: string[] = []
-  /** @internal */ hostIndex = -1
-  /** @internal */ host: string | undefined = undefined
-  /** @internal */ contentLength = -1
-  /** @internal */ chunked = false
-  /** @internal */ maxForwards = -1
-  /** @internal */ cookie: string | undefined = undefined
-
-  readonly #core: ProxyCore
-  #stage = Stage.Routing
-  #ctx: unknown
+export class ProxyExchange extends ExchangeContext {
   #abort: ((err?: Error) => void) | null = null
   #resume: (() => void) | null = null
   #body: Buffer | RequestBody | null = null
   #tried: BackendSet | undefined = undefined
-  #pinned = false
   #sent = false
   #gone = false
   #drainHooked = false
@@ -119,114 +61,32 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   #retryAfter: number | undefined = undefined
   #lastError: ProxyError | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
-  #client: string | undefined = undefined
 
-  /** @internal Created by the proxy's request handler. */
-  constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
-    this.#core = core
-    this.req = req
-    this.res = res
-    this.peerAddress = unmapIPv4(req.socket.remoteAddress ?? '')
-  }
-
-  /** The client's request headers (Node's lower-case object). */
-  get headers(): IncomingMessage['headers'] {
-    return this.req.headers
-  }
-
-  /**
-   * The original client's address: {@link ProxyExchange.peerAddress}, or — when that peer is a
-   * trusted proxy (`trustProxy`) — the right-most untrusted `X-Forwarded-For` entry. This is what
-   * `keyFromClientIp()` hashes.
-   */
-  get remoteAddress(): string {
-    return (this.#client ??= clientAddressOf(
-      this.peerAddress,
-      this.req.headers['x-forwarded-for'],
-      this.#core.config.trust,
-    ))
-  }
-
-  /** The request target as received. */
-  get url(): string {
-    return this.req.url ?? '/'
-  }
-
-  /** The request method. */
-  get method(): string {
-    return this.req.method ?? 'GET'
-  }
-
-  /**
-   * @internal The phases before a backend is chosen: `onRequest`, validation of the target and the
-   * head, local answers (`OPTIONS`/`TRACE` at `Max-Forwards: 0`), `onUpstreamRequest`. False when
-   * the request was answered (or refused) here.
-   */
-  prepare(): boolean {
-    const { req, res } = this
-    const core = this.#core
-    const hooks = core.config.hooks
-    ;(res as Tagged)[kExchange] = this
-    res.on('close', onResClose)
-    if (hooks.onRequest !== undefined && hooks.onRequest(this) === true) {
-      this.#stage = Stage.Done
-      return false
-    }
-    const url = req.url ?? '/'
-    let authority: string | undefined
-    if (url.charCodeAt(0) === 47) this.path = url
-    else {
-      const t = parseTarget(url)
-      if (t === undefined) {
-        this.#fail(badRequestError('Invalid request target'))
-        return false
-      }
-      this.path = t.path
-      authority = t.authority
-    }
-    const bad = buildRequestHead(req, core.config, authority, this.peerAddress, this)
-    if (bad !== undefined) {
-      this.#fail(badRequestError(bad, bad === UNSUPPORTED_CODING ? 501 : 400))
-      return false
-    }
-    const method = req.method
-    if (method === 'OPTIONS' && (this.maxForwards === 0 || this.path === '*')) {
-      answerOptions(res)
-      this.#stage = Stage.Done
-      return false
-    }
-    if (method === 'TRACE' && this.maxForwards === 0) {
-      answerTrace(req, res)
-      this.#stage = Stage.Done
-      return false
-    }
-    if (this.path === '*') {
-      this.#fail(badRequestError('Asterisk-form is only allowed for OPTIONS'))
-      return false
-    }
-    hooks.onUpstreamRequest?.(this, this.upstreamHeaders)
-    return true
+  /** @internal Follows the response: its `close` ends the exchange (and calls `onLog`). */
+  follow(): void {
+    ;(this.res as Tagged)[kExchange] = this
+    this.res.on('close', onResClose)
   }
 
   /** @internal Runs the request through its phases. */
   start(): void {
-    if (!this.prepare()) return
+    if (!prepareRequest(this)) return
     const req = this.req
-    const core = this.#core
+    const core = this.core
     if (this.contentLength <= 0 && !this.chunked) {
       this.#attempt()
       return
     }
     if (req.readableEnded || req.readableDidRead) {
       // Something read the body before the proxy (a body parser): there is nothing left to forward.
-      this.#fail(bodyConsumedError())
+      this.fail(bodyConsumedError())
       return
     }
     if (!this.chunked && this.contentLength <= core.config.maxReplayBodyBytes) {
       bufferBody(req, this.contentLength, (err, body) => {
         if (this.#gone) return
         if (err !== null) {
-          this.#fail(clientAbortedError('request', undefined))
+          this.fail(clientAbortedError('request', undefined))
           return
         }
         this.#body = body!
@@ -238,14 +98,21 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     this.#attempt()
   }
 
+  /** @internal The phases before a backend is chosen; false when the request was answered there. */
+  prepare(): boolean {
+    return prepareRequest(this)
+  }
+
   /**
    * @internal Acquires a backend into this slot: the sticky cookie's backend on the first attempt,
    * else the strategy's pick among backends not in `tried`. Returns the error when none is eligible.
    */
   pick(tried: BackendSet | undefined): ProxyError | undefined {
-    const core = this.#core
+    const core = this.core
     const balancer = core.balancer
-    const ctx = (this.#ctx ??= core.config.context ? core.config.context(this as never) : this) as never
+    const ctx = (this.pickContext ??= core.config.context
+      ? core.config.context(this as never)
+      : this) as never
     try {
       const sticky = core.config.sticky
       let pinned = false
@@ -255,16 +122,11 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
         pinned = b !== undefined && balancer.acquireBackend(b, ctx, this)
       }
       if (!pinned) balancer.acquire(ctx, this, tried)
-      this.#pinned = pinned
+      this.pinned = pinned
       return undefined
     } catch (err) {
       return this.#lastError ?? noBackendError(err, 1)
     }
-  }
-
-  /** @internal True when the current backend came from the sticky cookie (no new cookie needed). */
-  get pinned(): boolean {
-    return this.#pinned
   }
 
   /**
@@ -280,11 +142,11 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
 
   /** @internal An upgrade relay ended (tunnel closed, or refused with `error`): logs it once. */
   endUpgrade(status: number, error: ProxyError | undefined): void {
-    if (this.#stage === Stage.Done) return
-    this.#stage = Stage.Done
+    if (this.stage === Stage.Done) return
+    this.stage = Stage.Done
     this.status = status
     if (error !== undefined) this.error = error
-    this.#core.config.hooks.onLog?.(this)
+    this.core.config.hooks.onLog?.(this)
   }
 
   /** @internal Counts an upstream attempt made by an upgrade relay. */
@@ -293,17 +155,17 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   }
 
   #attempt(): void {
-    const core = this.#core
+    const core = this.core
     const balancer = core.balancer
     const config = core.config
     const failed = this.pick(this.#tried)
     if (failed !== undefined) {
-      this.#fail(failed)
+      this.fail(failed)
       return
     }
     const backend = this.backend!
     if (++this.attempts === 1 && config.retries > 0) balancer.retryPolicy.budget?.deposit(this.startedAt)
-    this.#stage = Stage.Sending
+    this.stage = Stage.Sending
     this.#sent = false
     this.#discard = false
     if ((!config.preserveHost || this.host === undefined) && this.hostIndex >= 0)
@@ -324,7 +186,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       upstream = core.upstreams.get(backend)
     } catch (err) {
       balancer.release(this, CANCELLED)
-      this.#fail(err as ProxyError)
+      this.fail(err as ProxyError)
       return
     }
     upstream.dispatch(opts, this as unknown as Dispatcher.DispatchHandler)
@@ -348,7 +210,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       writeInformational(this.req, this.res, status, statusText, responseHeaders(raw))
       return true
     }
-    this.#stage = Stage.Headers
+    this.stage = Stage.Headers
     if (status > 599) {
       // RFC 9110 §15: a status is 100–599; anything else is a broken upstream, and its connection goes.
       this.#abort?.(
@@ -356,7 +218,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       )
       return false
     }
-    const config = this.#core.config
+    const config = this.core.config
     if (config.retryOnStatus.has(status) && this.#canRetry('status')) {
       this.#discard = true
       this.#retryAfter = retryAfterMs(rawHeader(raw, 'retry-after'), Date.now())
@@ -364,7 +226,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       return true
     }
     const headers = responseHeaders(raw)
-    if (config.sticky !== undefined && !this.#pinned)
+    if (config.sticky !== undefined && !this.pinned)
       headers.push('set-cookie', config.sticky.setCookie(this.backend!))
     config.hooks.onUpstreamResponse?.(this, status, headers)
     this.status = status
@@ -376,7 +238,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       this.#abort?.(err as Error)
       return false
     }
-    this.#stage = Stage.Body
+    this.stage = Stage.Body
     return true
   }
 
@@ -395,35 +257,35 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   onComplete(trailers: RawHeaders | null): void {
     if (this.#discard) {
       const error = statusError(this.status, this.backend?.id, this.#retryAfter)
-      this.#core.balancer.release(this, statusOutcome(this.status, false))
+      this.core.balancer.release(this, statusOutcome(this.status, false))
       this.#retryOrFail(error, 'status')
       return
     }
-    this.#stage = Stage.Done
-    this.#core.balancer.release(this, statusOutcome(this.status, this.status < 500))
+    this.stage = Stage.Done
+    this.core.balancer.release(this, statusOutcome(this.status, this.status < 500))
     if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers))
     this.res.end()
   }
 
   /** @internal undici: the attempt failed. */
   onError(err: Error): void {
-    if (this.#stage === Stage.Done && !this.held) return
+    if (this.stage === Stage.Done && !this.held) return
     if (this.#gone) {
-      this.#core.balancer.release(this, CANCELLED)
+      this.core.balancer.release(this, CANCELLED)
       return
     }
     const phase: ProxyPhase =
-      this.#stage >= Stage.Body
+      this.stage >= Stage.Body
         ? 'response-body'
-        : this.#sent || this.#stage === Stage.Headers
+        : this.#sent || this.stage === Stage.Headers
           ? 'response-headers'
           : 'request-body'
     const error = upstreamError(err, phase, this.backend?.id)
-    this.#core.balancer.release(this, failureOutcome(error.failureKind))
-    if (this.#stage === Stage.Body) {
+    this.core.balancer.release(this, failureOutcome(error.failureKind))
+    if (this.stage === Stage.Body) {
       // The client has the status already: cut its response so it sees truncation, not a clean end.
       this.error = error
-      this.#stage = Stage.Done
+      this.stage = Stage.Done
       this.res.destroy()
       return
     }
@@ -431,7 +293,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
   }
 
   #canRetry(kind: string): boolean {
-    if (this.#gone || this.attempts > this.#core.config.retries) return false
+    if (this.#gone || this.attempts > this.core.config.retries) return false
     const body = this.#body
     const replayable = body === null || Buffer.isBuffer(body) || !body.consumed
     return safeToRetry(kind, this.req.method ?? 'GET', replayable)
@@ -442,7 +304,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     if (this.#discard || this.#canRetry(kind)) {
       const b = this.backend!
       const delay = retryDelay(
-        this.#core.balancer,
+        this.core.balancer,
         b,
         this.attempts,
         error,
@@ -451,12 +313,12 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       )
       if (delay >= 0) {
         ;(this.#tried ??= new BackendSet()).add(b)
-        this.#stage = Stage.Routing
+        this.stage = Stage.Routing
         this.#timer = setTimeout(onRetryTimer, delay, this)
         return
       }
     }
-    this.#fail(error)
+    this.fail(error)
   }
 
   /** @internal The backoff before a retry ended. */
@@ -470,8 +332,9 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     this.#resume?.()
   }
 
-  #fail(error: ProxyError): void {
-    this.#stage = Stage.Done
+  /** @internal Ends the request with `error` (the default answer, unless `onError` writes one). */
+  fail(error: ProxyError): void {
+    this.stage = Stage.Done
     this.error = error
     const res = this.res
     if (res.headersSent) {
@@ -479,7 +342,7 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
       return
     }
     this.status = error.status
-    if (this.#core.config.hooks.onError?.(this, error) === true) return
+    if (this.core.config.hooks.onError?.(this, error) === true) return
     writeError(res, error)
   }
 
@@ -489,20 +352,20 @@ export class ProxyExchange implements LeaseSlot, RequestFacts {
     ;(res as Tagged)[kExchange] = undefined
     if (!res.writableFinished && !this.#gone) {
       this.#gone = true
-      if (this.#stage !== Stage.Done || this.error === undefined)
+      if (this.stage !== Stage.Done || this.error === undefined)
         this.error ??= clientAbortedError(
-          this.#stage >= Stage.Body ? 'response-body' : 'response-headers',
+          this.stage >= Stage.Body ? 'response-body' : 'response-headers',
           this.backend?.id,
         )
       if (this.#timer !== undefined) clearTimeout(this.#timer)
       if (this.held) {
-        this.#core.balancer.release(this, CANCELLED)
+        this.core.balancer.release(this, CANCELLED)
         this.#abort?.(this.error)
       }
       if (this.#body instanceof RequestBody) this.#body.destroy()
     }
     // A hook may have answered (onRequest, onError): report the status it sent.
     if (res.headersSent) this.status = res.statusCode
-    this.#core.config.hooks.onLog?.(this)
+    this.core.config.hooks.onLog?.(this)
   }
 }

@@ -26,6 +26,7 @@ export {
   type ProxyPhase,
 } from './errors.js'
 export { ProxyExchange } from './exchange.js'
+export type { ExchangeContext } from './exchange-context.js'
 export {
   type MiddlewareOptions,
   type MiddlewareRequest,
