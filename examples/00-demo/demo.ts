@@ -6,13 +6,15 @@
  * load through `balancer.execute()` + `fetch()` with several strategies and prints, per strategy,
  * each backend's share of the requests, the client latency percentiles and client-visible errors.
  * Retries go to a backend not yet tried, so d costs a few retries, never an error, and after three
- * consecutive failures the balancer stops picking it for 10 s (passive failure avoidance).
+ * consecutive failures the balancer stops picking it for 10 s (passive failure avoidance). Last, the
+ * same backends serve through the HTTP reverse proxy (gateway.ts).
  */
 import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createBalancer, p2c, type Strategy } from '@fulcrum/core'
 import { leastConnections, peakEwma, ringHash, roundRobin, weightedRoundRobin } from '@fulcrum/strategies'
+import { runGateway } from './gateway.js'
 
 const REQUESTS = 600
 const CONCURRENCY = 24
@@ -97,6 +99,7 @@ export async function main(): Promise<Row[]> {
   ]
   const rows: Row[] = []
   for (const [name, s] of strategies) rows.push(await run(name, s, urls))
+  rows.push(await runGateway(urls, REQUESTS, CONCURRENCY))
   for (const { server } of live) server.close()
   return rows
 }
@@ -120,7 +123,12 @@ function print(rows: Row[]): void {
   )
   console.log('(3 consecutive failures → no picks for 10 s, like NGINX max_fails). Latency-aware strategies')
   console.log('(least-conn, p2c, peak-ewma) send less to the slow c; round robin ignores speed and weight;')
-  console.log('ring hash keeps each of the 50 users on one backend.')
+  console.log(
+    'ring hash keeps each of the 50 users on one backend. The last row goes through createHttpProxy',
+  )
+  console.log(
+    '(a standalone reverse proxy, round robin): the client only knows the proxy, which retries for it.',
+  )
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) print(await main())
