@@ -10,7 +10,7 @@ export type HttpProxyErrorCode =
   | 'FULCRUM_ERR_UPSTREAM_STATUS'
   | 'FULCRUM_ERR_NO_BACKEND'
   | 'FULCRUM_ERR_CLIENT_ABORTED'
-  | 'FULCRUM_ERR_UPGRADE_REFUSED'
+  | 'FULCRUM_ERR_HOOK'
   | 'FULCRUM_ERR_PROXY_CLOSED'
   | 'FULCRUM_ERR_BODY_CONSUMED'
 
@@ -213,5 +213,18 @@ export function bodyConsumedError(detail = ''): ProxyError {
     'request',
     'error',
     `The request body was read before the proxy (a body parser mounted earlier?)${detail}; mount the proxy before the body parsers`,
+  )
+}
+
+/** @internal A hook threw: the client gets a 500 and no backend is blamed. */
+export function hookError(hook: string, cause: unknown): ProxyError {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return new ProxyError(
+    'FULCRUM_ERR_HOOK',
+    500,
+    hook === 'onUpstreamResponse' ? 'response-headers' : 'request',
+    'cancelled',
+    `The ${hook} hook threw: ${message}`,
+    { cause },
   )
 }

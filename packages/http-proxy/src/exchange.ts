@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici'
 import {
   bodyConsumedError,
   clientAbortedError,
+  hookError,
   noBackendError,
   type ProxyError,
   type ProxyPhase,
@@ -22,6 +23,7 @@ import { writeError, writeInformational } from './local-answers.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
 import { prepareRequest } from './prepare.js'
 import { bufferBody, RequestBody } from './request-body.js'
+import { setHost } from './request-head.js'
 import { type RawHeaders, rawHeader, responseHeaders, retryAfterMs, trailerPairs } from './response-head.js'
 import { retryDelay, safeToRetry } from './retry-rules.js'
 
@@ -38,6 +40,17 @@ function onResDrain(this: Tagged): void {
 }
 function onRetryTimer(x: ProxyExchange): void {
   x.retryNow()
+}
+
+/** Calls `onLog`; a logger that throws must not take the process down, so its error is dropped. */
+function callOnLog(x: ProxyExchange): void {
+  const onLog = x.core.config.hooks.onLog
+  if (onLog === undefined) return
+  try {
+    onLog(x)
+  } catch {
+    // Logging failed; the request itself is over either way.
+  }
 }
 
 /**
@@ -59,6 +72,7 @@ export class ProxyExchange extends ExchangeContext {
   #drainHooked = false
   #discard = false
   #retryAfter: number | undefined = undefined
+  #hookFailed: ProxyError | undefined = undefined
   #lastError: ProxyError | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
 
@@ -146,7 +160,7 @@ export class ProxyExchange extends ExchangeContext {
     this.stage = Stage.Done
     this.status = status
     if (error !== undefined) this.error = error
-    this.core.config.hooks.onLog?.(this)
+    callOnLog(this)
   }
 
   /** @internal Counts an upstream attempt made by an upgrade relay. */
@@ -168,8 +182,8 @@ export class ProxyExchange extends ExchangeContext {
     this.stage = Stage.Sending
     this.#sent = false
     this.#discard = false
-    if ((!config.preserveHost || this.host === undefined) && this.hostIndex >= 0)
-      this.upstreamHeaders[this.hostIndex] = backend.address
+    this.#retryAfter = undefined
+    if (!config.preserveHost || this.host === undefined) setHost(this.upstreamHeaders, backend.address)
     let body = this.#body
     if (body instanceof RequestBody && this.attempts > 1) {
       body.destroy()
@@ -206,12 +220,12 @@ export class ProxyExchange extends ExchangeContext {
   /** @internal undici: a response head (1xx or final). */
   onHeaders(status: number, raw: RawHeaders, resume: () => void, statusText: string): boolean {
     if (this.#gone) return false
-    if (status < 200) {
+    if (status < 200 && status >= 100) {
       writeInformational(this.req, this.res, status, statusText, responseHeaders(raw))
       return true
     }
     this.stage = Stage.Headers
-    if (status > 599) {
+    if (status > 599 || status < 100) {
       // RFC 9110 §15: a status is 100–599; anything else is a broken upstream, and its connection goes.
       this.#abort?.(
         Object.assign(new Error(`Invalid status ${status}`), { code: 'FULCRUM_ERR_BAD_RESPONSE' }),
@@ -219,7 +233,7 @@ export class ProxyExchange extends ExchangeContext {
       return false
     }
     const config = this.core.config
-    if (config.retryOnStatus.has(status) && this.#canRetry('status')) {
+    if (config.retryOnStatus.has(status) && this.#canRetry('status') && this.#hasUntried()) {
       this.#discard = true
       this.#retryAfter = retryAfterMs(rawHeader(raw, 'retry-after'), Date.now())
       this.status = status
@@ -228,7 +242,16 @@ export class ProxyExchange extends ExchangeContext {
     const headers = responseHeaders(raw)
     if (config.sticky !== undefined && !this.pinned)
       headers.push('set-cookie', config.sticky.setCookie(this.backend!))
-    config.hooks.onUpstreamResponse?.(this, status, headers)
+    if (config.hooks.onUpstreamResponse !== undefined) {
+      try {
+        config.hooks.onUpstreamResponse(this, status, headers)
+      } catch (err) {
+        // The hook's fault, not the backend's: the backend is booked as cancelled, the client gets 500.
+        this.#hookFailed = hookError('onUpstreamResponse', err)
+        this.#abort?.(this.#hookFailed)
+        return false
+      }
+    }
     this.status = status
     this.#resume = resume
     try {
@@ -280,6 +303,11 @@ export class ProxyExchange extends ExchangeContext {
         : this.#sent || this.stage === Stage.Headers
           ? 'response-headers'
           : 'request-body'
+    if (this.#hookFailed !== undefined) {
+      this.core.balancer.release(this, CANCELLED)
+      this.fail(this.#hookFailed)
+      return
+    }
     const error = upstreamError(err, phase, this.backend?.id)
     this.core.balancer.release(this, failureOutcome(error.failureKind))
     if (this.stage === Stage.Body) {
@@ -290,6 +318,16 @@ export class ProxyExchange extends ExchangeContext {
       return
     }
     this.#retryOrFail(error, error.failureKind)
+  }
+
+  /** True when an eligible backend is left that this request has not tried yet. */
+  #hasUntried(): boolean {
+    const eligible = this.core.balancer.pool.eligible
+    for (let i = 0; i < eligible.length; i++) {
+      const b = eligible[i]!
+      if (b !== this.backend && (this.#tried === undefined || !this.#tried.has(b))) return true
+    }
+    return false
   }
 
   #canRetry(kind: string): boolean {
@@ -342,7 +380,18 @@ export class ProxyExchange extends ExchangeContext {
       return
     }
     this.status = error.status
-    if (this.core.config.hooks.onError?.(this, error) === true) return
+    const onError = this.core.config.hooks.onError
+    if (onError !== undefined) {
+      try {
+        if (onError(this, error) === true) return
+      } catch {
+        // A throwing onError falls back to the default answer.
+      }
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+    }
     writeError(res, error)
   }
 
@@ -366,6 +415,6 @@ export class ProxyExchange extends ExchangeContext {
     }
     // A hook may have answered (onRequest, onError): report the status it sent.
     if (res.headersSent) this.status = res.statusCode
-    this.core.config.hooks.onLog?.(this)
+    callOnLog(this)
   }
 }

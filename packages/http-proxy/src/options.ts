@@ -61,7 +61,7 @@ export interface ProxyHooks {
   readonly onRequest?: (ctx: ProxyExchange) => boolean | undefined
   /** Rewrites the upstream request: `headers` is a flat `[name, value, …]` array you may edit in place. */
   readonly onUpstreamRequest?: (ctx: ProxyExchange, headers: string[]) => void
-  /** Sees (and may edit) the upstream response's status and flat header array before the client does. */
+  /** Sees the upstream response's status and may edit its flat header array before the client gets it. */
   readonly onUpstreamResponse?: (ctx: ProxyExchange, status: number, headers: string[]) => void
   /**
    * Builds the error response. Write to `ctx.res` and return `true` to replace the default plain-text
@@ -113,6 +113,6 @@ export interface HttpProxyOptions<Ctx = ProxyExchange> extends ProxyHooks {
   readonly context?: (ctx: ProxyExchange) => Ctx
   /** Upstream pools. */
   readonly upstream?: UpstreamOptions
-  /** WebSocket upgrades; `false` refuses them with 501. @default { idleTimeoutMs: 300_000 } */
+  /** WebSocket upgrades; with `false` an upgrade request is served as a plain HTTP/1.1 request. @default { idleTimeoutMs: 300_000 } */
   readonly websocket?: { readonly idleTimeoutMs?: number } | false
 }

@@ -3,7 +3,7 @@
  * target, the upstream head (with the Host and framing checks), the gateway's own answers to
  * `OPTIONS` / `TRACE` at `Max-Forwards: 0`, and `onUpstreamRequest`.
  */
-import { badRequestError } from './errors.js'
+import { badRequestError, hookError } from './errors.js'
 import type { ProxyExchange } from './exchange.js'
 import { Stage } from './exchange-context.js'
 import { answerOptions, answerTrace } from './local-answers.js'
@@ -20,9 +20,18 @@ export function prepareRequest(x: ProxyExchange): boolean {
   const core = x.core
   const hooks = core.config.hooks
   x.follow()
-  if (hooks.onRequest !== undefined && hooks.onRequest(x) === true) {
-    x.stage = Stage.Done
-    return false
+  if (hooks.onRequest !== undefined) {
+    let answered: boolean | undefined
+    try {
+      answered = hooks.onRequest(x) === true
+    } catch (err) {
+      x.fail(hookError('onRequest', err))
+      return false
+    }
+    if (answered) {
+      x.stage = Stage.Done
+      return false
+    }
   }
   const url = req.url ?? '/'
   let authority: string | undefined
@@ -56,6 +65,13 @@ export function prepareRequest(x: ProxyExchange): boolean {
     x.fail(badRequestError('Asterisk-form is only allowed for OPTIONS'))
     return false
   }
-  hooks.onUpstreamRequest?.(x, x.upstreamHeaders)
+  if (hooks.onUpstreamRequest !== undefined) {
+    try {
+      hooks.onUpstreamRequest(x, x.upstreamHeaders)
+    } catch (err) {
+      x.fail(hookError('onUpstreamRequest', err))
+      return false
+    }
+  }
   return true
 }

@@ -185,3 +185,20 @@ export function buildRequestHead(
   facts.upstreamHeaders = out
   return undefined
 }
+
+/** @internal Replaces the value of every `host` field of a flat header list (after hooks may have moved it). */
+export function setHost(headers: string[], value: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    if (name.length === 4 && name.toLowerCase() === 'host') headers[i + 1] = value
+  }
+}
+
+/** @internal True when a flat header list has a `host` field. */
+export function hasHost(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    if (name.length === 4 && name.toLowerCase() === 'host') return true
+  }
+  return false
+}

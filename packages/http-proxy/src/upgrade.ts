@@ -8,15 +8,7 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ProxyCore } from './exchange.js'
-import { relayWebSocket } from './websocket.js'
-
-/** @internal True when an `Upgrade` value offers the WebSocket protocol. */
-export function offersWebSocket(value: string | undefined): boolean {
-  if (value === undefined) return false
-  for (const part of value.split(','))
-    if (part.trim().toLowerCase().split('/')[0] === 'websocket') return true
-  return false
-}
+import { offersWebSocket, relayWebSocket } from './websocket.js'
 
 /** @internal Handles one `upgrade` event of a server. */
 export function handleUpgrade(

@@ -14,6 +14,7 @@ import { clientAbortedError, type ProxyError, upstreamError } from './errors.js'
 import { type ProxyCore, ProxyExchange } from './exchange.js'
 import { isHopByHop } from './hop-by-hop.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
+import { hasHost, setHost } from './request-head.js'
 import { originOf } from './upstreams.js'
 
 function rawHead(
@@ -54,6 +55,14 @@ function link(one: Duplex, other: Duplex): void {
   one.on('close', () => other.destroy())
 }
 
+/** @internal True when an `Upgrade` value offers the WebSocket protocol. */
+export function offersWebSocket(value: string | undefined): boolean {
+  if (value === undefined) return false
+  for (const part of value.split(','))
+    if (part.trim().toLowerCase().split('/')[0] === 'websocket') return true
+  return false
+}
+
 /** @internal Relays one WebSocket upgrade. */
 export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const { balancer, config } = core
@@ -69,7 +78,8 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
   }
   x.detachForUpgrade()
   const headers = x.upstreamHeaders
-  headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket')
+  // Only the protocol this relay performs is offered upstream (never an `h2c` riding along).
+  headers.push('connection', 'Upgrade', 'upgrade', 'websocket')
   const tried = new BackendSet()
   let upstream: ClientRequest | undefined
   let last: ProxyError | undefined
@@ -94,8 +104,7 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
     }
     const backend = x.backend!
     const attempts = x.countAttempt()
-    if ((!config.preserveHost || x.host === undefined) && x.hostIndex >= 0)
-      headers[x.hostIndex] = backend.address
+    if (!config.preserveHost || x.host === undefined) setHost(headers, backend.address)
     const origin = new URL(originOf(backend))
     const secure = origin.protocol === 'https:'
     const tls = typeof config.upstream.tls === 'function' ? config.upstream.tls(backend) : config.upstream.tls
@@ -106,7 +115,7 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       method: 'GET',
       path: x.path,
       headers,
-      setHost: x.hostIndex < 0,
+      setHost: !hasHost(headers),
       agent: false,
       timeout: config.connectTimeoutMs + config.headersTimeoutMs,
     })
@@ -134,6 +143,14 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       socket.once('close', () => x.endUpgrade(status, undefined))
     })
     request.on('upgrade', (res: IncomingMessage, up: Socket, upHead: Buffer) => {
+      if (!offersWebSocket(res.headers.upgrade)) {
+        // A 101 to some other protocol is not what was asked for: never tunnel it.
+        up.destroy()
+        const error = upstreamError(new Error('bad upgrade'), 'upgrade', backend.id)
+        balancer.release(x, failureOutcome(error.failureKind))
+        fail(error)
+        return
+      }
       tunneled = true
       const handshakeMs = balancer.clock.now() - x.startedAt
       socket.write(rawHead(101, res.statusMessage, res.rawHeaders, true, cookie))
