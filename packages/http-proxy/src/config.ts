@@ -19,6 +19,8 @@ import { StickyCookies } from './sticky.js'
 
 /** @internal The resolved proxy configuration. */
 export interface ProxyConfig extends UpstreamPolicy {
+  /** The headers timeout of one attempt: `headersTimeoutMs`, or the balancer's `perTryTimeoutMs` if shorter. */
+  readonly attemptTimeoutMs: number
   readonly maxReplayBodyBytes: number
   readonly trust: TrustFn
   readonly xForwarded: boolean
@@ -100,8 +102,10 @@ export function resolveConfig<Ctx>(
       TIMEOUT,
     )
   }
+  const policy = resolvePolicy(balancer as unknown as Balancer<never>, o, path)
   return {
-    ...resolvePolicy(balancer as unknown as Balancer<never>, o, path),
+    ...policy,
+    attemptTimeoutMs: Math.min(policy.headersTimeoutMs, balancer.retryPolicy.perTryTimeoutMs),
     maxReplayBodyBytes: optionalNumber(`${path}.maxReplayBodyBytes`, o.maxReplayBodyBytes, 65_536, {
       min: 0,
       max: 64 * 1024 * 1024,

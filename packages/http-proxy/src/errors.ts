@@ -228,3 +228,17 @@ export function hookError(hook: string, cause: unknown): ProxyError {
     { cause },
   )
 }
+
+/** @internal The balancer's overall deadline (`.retry({ timeoutMs })`) passed before the response ended. */
+export function deadlineError(phase: ProxyPhase, backendId: string | undefined): ProxyError {
+  return new ProxyError(
+    'FULCRUM_ERR_UPSTREAM_TIMEOUT',
+    504,
+    phase,
+    'timeout',
+    'The request deadline passed',
+    {
+      backendId,
+    },
+  )
+}

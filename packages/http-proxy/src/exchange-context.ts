@@ -16,6 +16,8 @@ export interface ProxyCore {
   readonly balancer: Balancer<never>
   readonly config: ProxyConfig
   readonly upstreams: Upstreams
+  /** Client sockets of open upgrade tunnels, destroyed by the proxy's `close()`. */
+  readonly tunnels: Set<import('node:stream').Duplex>
 }
 
 /** @internal Exchange states, in order. */

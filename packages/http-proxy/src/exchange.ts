@@ -6,11 +6,12 @@
  * outcome per attempt to the balancer.
  */
 import type { ServerResponse } from 'node:http'
-import { BackendSet, CANCELLED } from '@fulcrum/core'
+import { type Backend, BackendSet, CANCELLED } from '@fulcrum/core'
 import type { Dispatcher } from 'undici'
 import {
   bodyConsumedError,
   clientAbortedError,
+  deadlineError,
   hookError,
   noBackendError,
   type ProxyError,
@@ -37,6 +38,9 @@ function onResClose(this: Tagged): void {
 }
 function onResDrain(this: Tagged): void {
   this[kExchange]?.resumeUpstream()
+}
+function onDeadline(x: ProxyExchange): void {
+  x.deadlinePassed()
 }
 function onRetryTimer(x: ProxyExchange): void {
   x.retryNow()
@@ -72,7 +76,10 @@ export class ProxyExchange extends ExchangeContext {
   #drainHooked = false
   #discard = false
   #retryAfter: number | undefined = undefined
-  #hookFailed: ProxyError | undefined = undefined
+  #override: ProxyError | undefined = undefined
+  #raced = false
+  #deadline: ReturnType<typeof setTimeout> | undefined = undefined
+  #same: Backend | undefined = undefined
   #lastError: ProxyError | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
 
@@ -85,6 +92,8 @@ export class ProxyExchange extends ExchangeContext {
   /** @internal Runs the request through its phases. */
   start(): void {
     if (!prepareRequest(this)) return
+    const deadlineMs = this.core.balancer.retryPolicy.timeoutMs
+    if (deadlineMs !== Number.POSITIVE_INFINITY) this.#deadline = setTimeout(onDeadline, deadlineMs, this)
     const req = this.req
     const core = this.core
     if (this.contentLength <= 0 && !this.chunked) {
@@ -172,13 +181,18 @@ export class ProxyExchange extends ExchangeContext {
     const core = this.core
     const balancer = core.balancer
     const config = core.config
-    const failed = this.pick(this.#tried)
-    if (failed !== undefined) {
-      this.fail(failed)
-      return
+    const same = this.#same
+    this.#same = undefined
+    if (same === undefined || !balancer.acquireBackend(same, this.pickContext as never, this)) {
+      const failed = this.pick(this.#tried)
+      if (failed !== undefined) {
+        this.fail(failed)
+        return
+      }
     }
     const backend = this.backend!
-    if (++this.attempts === 1 && config.retries > 0) balancer.retryPolicy.budget?.deposit(this.startedAt)
+    if (++this.attempts === 1 && !this.#raced && config.retries > 0)
+      balancer.retryPolicy.budget?.deposit(this.startedAt)
     this.stage = Stage.Sending
     this.#sent = false
     this.#discard = false
@@ -194,6 +208,7 @@ export class ProxyExchange extends ExchangeContext {
       method: this.req.method as Dispatcher.HttpMethod,
       headers: this.upstreamHeaders,
       body,
+      headersTimeout: config.attemptTimeoutMs,
     }
     let upstream: Dispatcher
     try {
@@ -247,8 +262,8 @@ export class ProxyExchange extends ExchangeContext {
         config.hooks.onUpstreamResponse(this, status, headers)
       } catch (err) {
         // The hook's fault, not the backend's: the backend is booked as cancelled, the client gets 500.
-        this.#hookFailed = hookError('onUpstreamResponse', err)
-        this.#abort?.(this.#hookFailed)
+        this.#override = hookError('onUpstreamResponse', err)
+        this.#abort?.(this.#override)
         return false
       }
     }
@@ -303,9 +318,15 @@ export class ProxyExchange extends ExchangeContext {
         : this.#sent || this.stage === Stage.Headers
           ? 'response-headers'
           : 'request-body'
-    if (this.#hookFailed !== undefined) {
-      this.core.balancer.release(this, CANCELLED)
-      this.fail(this.#hookFailed)
+    const override = this.#override
+    if (override !== undefined) {
+      // Aborted by the proxy itself (a hook threw, the deadline passed): book and answer that.
+      this.core.balancer.release(this, failureOutcome(override.failureKind))
+      if (this.stage === Stage.Body) {
+        this.error = override
+        this.stage = Stage.Done
+        this.res.destroy()
+      } else this.fail(override)
       return
     }
     const error = upstreamError(err, phase, this.backend?.id)
@@ -339,6 +360,17 @@ export class ProxyExchange extends ExchangeContext {
 
   #retryOrFail(error: ProxyError, kind: string): void {
     this.#lastError = error
+    if (kind === 'reset' && !this.#raced && this.#canRetry(kind) && !this.#hasUntried()) {
+      // Most often a pooled connection the backend had just closed (the keep-alive race). With no
+      // other backend to go to, send the request once more to the same one at once; it does not
+      // count as one of the retries. (With one left, the normal retry goes there instead.)
+      this.#raced = true
+      this.#same = this.backend
+      this.attempts--
+      this.stage = Stage.Routing
+      this.#timer = setTimeout(onRetryTimer, 0, this)
+      return
+    }
     if (this.#discard || this.#canRetry(kind)) {
       const b = this.backend!
       const delay = retryDelay(
@@ -357,6 +389,19 @@ export class ProxyExchange extends ExchangeContext {
       }
     }
     this.fail(error)
+  }
+
+  /** @internal The balancer's overall deadline (`.retry({ timeoutMs })`) passed. */
+  deadlinePassed(): void {
+    this.#deadline = undefined
+    if (this.stage === Stage.Done || this.#gone) return
+    const phase: ProxyPhase = this.stage >= Stage.Body ? 'response-body' : 'response-headers'
+    const error = deadlineError(phase, this.backend?.id)
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.held) {
+      this.#override = error
+      this.#abort?.(error)
+    } else this.fail(error)
   }
 
   /** @internal The backoff before a retry ended. */
@@ -414,6 +459,7 @@ export class ProxyExchange extends ExchangeContext {
       if (this.#body instanceof RequestBody) this.#body.destroy()
     }
     // A hook may have answered (onRequest, onError): report the status it sent.
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline)
     if (res.headersSent) this.status = res.statusCode
     callOnLog(this)
   }

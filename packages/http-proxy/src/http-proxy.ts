@@ -25,7 +25,7 @@ export interface HttpProxy {
   readonly connect: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   /** Installs `request`-independent listeners (`upgrade`, `connect`) on `server`; returns it. */
   attach<S extends Server>(server: S): S
-  /** Closes the upstream connection pools (requests in flight finish first). */
+  /** Closes open WebSocket tunnels and the upstream connection pools (requests in flight finish first). */
   close(): Promise<void>
 }
 
@@ -45,7 +45,7 @@ export function createHttpProxy<Ctx>(balancer: Balancer<Ctx>, options?: HttpProx
   const config = resolveConfig(balancer, options)
   const lb = balancer as unknown as Balancer<never>
   const upstreams = new Upstreams(lb, config.upstream, config)
-  const core = { balancer: lb, config, upstreams }
+  const core = { balancer: lb, config, upstreams, tunnels: new Set<Duplex>() }
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     new ProxyExchange(core, req, res).start()
   }
@@ -69,6 +69,9 @@ export function createHttpProxy<Ctx>(balancer: Balancer<Ctx>, options?: HttpProx
       server.on('connect', connect)
       return server
     },
-    close: () => upstreams.close(),
+    close: () => {
+      for (const socket of core.tunnels) socket.destroy()
+      return upstreams.close()
+    },
   })
 }

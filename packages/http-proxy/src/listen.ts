@@ -32,7 +32,7 @@ export interface ProxyServer {
   readonly port: number
   /** `http://host:port` (or `https://`). */
   readonly url: string
-  /** Stops accepting, closes idle client connections, waits for requests in flight, closes the pools. */
+  /** Stops accepting, closes idle client connections and WebSocket tunnels, waits for requests in flight, closes the pools. */
   close(): Promise<void>
 }
 
@@ -77,8 +77,10 @@ export async function listen<Ctx>(
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
+      // Tunnels never become idle: the proxy's close() ends them, then requests in flight finish.
+      const pools = proxy.close()
       await closed
-      await proxy.close()
+      await pools
     },
   }
 }

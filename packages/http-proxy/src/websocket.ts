@@ -161,6 +161,8 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
       ;(socket as Socket).setTimeout?.(idle, () => socket.destroy())
       link(socket, up)
       link(up, socket)
+      core.tunnels.add(socket)
+      socket.once('close', () => core.tunnels.delete(socket))
       up.once('close', () => {
         balancer.release(x, { ok: true, status: 101, latencyMs: handshakeMs })
         x.endUpgrade(101, undefined)
