@@ -249,6 +249,33 @@ describe('fastifyProxy (Fastify 5)', () => {
     await expect(openSocket(`${url.replace('http', 'ws')}/apix`)).rejects.toThrow('unexpected 404')
   })
 
+  it('an h2c upgrade under the prefix is proxied with its own URL, never routed to the app’s path', async () => {
+    const { url } = await start((app) => {
+      app.get('/x', async () => ({ local: true }))
+      app.register(fastifyProxy, { balancer: lb, prefix: '/api' })
+    })
+    const { port } = new URL(url)
+    const net = await import('node:net')
+    const raw = await new Promise<string>((resolve) => {
+      const s = net.connect(Number(port), HOST, () =>
+        s.write(
+          'GET /api/x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+        ),
+      )
+      let out = ''
+      s.on('data', (d) => {
+        out += d
+        if (out.includes('}')) s.destroy()
+      })
+      s.on('close', () => resolve(out))
+      setTimeout(() => s.destroy(), 3_000)
+    })
+    expect(raw).toMatch(/^HTTP\/1\.1 200/)
+    expect(raw).toContain('"url":"/x"')
+    expect(raw).toContain('"backend":"b')
+    expect(raw).not.toContain('"local":true')
+  })
+
   it('closing the app closes the upstream pools and removes the upgrade listener', async () => {
     const { app, url } = await start((a) =>
       a.register(fastifyProxy, { balancer: lb, prefix: '/api', upstream: { keepAliveTimeoutMs: 60_000 } }),

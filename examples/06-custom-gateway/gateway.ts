@@ -90,7 +90,6 @@ export async function start(log: (line: string) => void = console.log): Promise<
       meta.set(ctx, { id, startedMs: performance.now() })
       const auth = /^Bearer (\S+)$/.exec(ctx.headers.authorization ?? '')
       if (auth === null || !TOKENS.has(auth[1]!)) {
-        ctx.status = 401
         json(ctx, 401, { error: 'unauthorized', requestId: id }, { 'www-authenticate': 'Bearer' })
         return true // answered here: no backend is picked
       }
@@ -126,10 +125,9 @@ export async function start(log: (line: string) => void = console.log): Promise<
       )
     },
   })
-  // No `upgrade` listener (`proxy.attach()` would add one): the WebSocket relay runs no hooks, so it
-  // would bypass the authentication above. Without one, Node hands upgrade requests to the proxy as
-  // plain requests, which pass `onRequest` like any other. CONNECT is refused (405).
-  const server = http.createServer(proxy).on('connect', proxy.connect)
+  // `attach()` adds the upgrade listener (WebSocket handshakes run the same hooks, so they are
+  // authenticated too) and the connect listener (CONNECT is refused with 405).
+  const server = proxy.attach(http.createServer(proxy))
   server.listen(0, HOST)
   await once(server, 'listening')
   const stopService = async (id: string): Promise<void> => {

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream'
 import { type Balancer, checkObject, InvalidOptionError } from '@fulcrum/core'
 import { createHttpProxy, type HttpProxy } from './http-proxy.js'
 import type { HttpProxyOptions } from './options.js'
+import { offersWebSocket } from './websocket.js'
 
 /** The parts of a Fastify request the plugin reads (`raw` is Node's `IncomingMessage` on HTTP/1.1). */
 export interface FastifyRequestLike {
@@ -82,16 +83,17 @@ type Tracked = EventEmitter & { [kUpgrades]?: { routes: Route[]; listener: Upgra
  * backpressure and no body limit — must not replace the parsers of the application's own routes,
  * and Fastify applies `prefix` only to encapsulated plugins. Hooks of parent contexts (`onRequest`
  * authentication …) run before the proxy; the reply is hijacked, so `onSend`/`onResponse` do not.
- * WebSocket upgrades under the prefix are relayed through the balancer — without Fastify's hooks
- * (pass `websocket: false` to refuse them with 501 where hooks guard the prefix); other upgrades
- * are left to other `upgrade` listeners or, with none, answered by Fastify as plain requests.
+ * WebSocket upgrades under the prefix are relayed through the balancer — without Fastify's hooks,
+ * but with the proxy's own (`onRequest` …); with `websocket: false`, and for any other upgrade
+ * (`h2c`), they are left to other `upgrade` listeners or, with none, served by Fastify as plain
+ * requests with their URL untouched.
  * Closing the instance closes the proxy's upstream pools and removes its `upgrade` listener.
  *
  * @example
  * ```ts
  * const app = Fastify()
  * app.get('/health', async () => ({ ok: true }))
- * await app.register(fastifyProxy, { balancer: lb, prefix: '/api', retries: 1 })
+ * await app.register(fastifyProxy, { balancer: lb, prefix: '/api' })
  * await app.listen({ port: 8080 })
  * ```
  */
@@ -102,6 +104,7 @@ export function fastifyProxy(
 ): void {
   let proxy: HttpProxy
   let rewritePrefix: string
+  const relays = (options as { websocket?: unknown } | undefined)?.websocket !== false
   try {
     checkObject('options', options as unknown)
     const { balancer, rewritePrefix: rewrite = '', ...rest } = options
@@ -140,6 +143,10 @@ export function fastifyProxy(
   fastify.route({ method, url: '/*', exposeHeadRoute: false, handler })
 
   const upgrade: Upgrade = (req, socket, head) => {
+    // Only WebSocket is relayed here; any other upgrade (h2c), or every upgrade with
+    // `websocket: false`, goes back to Fastify as a plain request with its URL untouched, so the
+    // app's routes and hooks see it as the client sent it.
+    if (!relays || !offersWebSocket(req.headers.upgrade)) return false
     const url = req.url ?? '/'
     const end = url.indexOf('?')
     const path = end < 0 ? url : url.slice(0, end)
