@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import http from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { type Balancer, createBalancer, InvalidOptionError } from '@fulcrum/core'
@@ -14,60 +14,9 @@ import { createHttpProxy, type ProxyError, proxyMiddleware } from '@fulcrum/http
 import express from 'express'
 import { Agent, request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type Backend, type Echo, startBackend } from './http-echo-backend.js'
 
 const HOST = '127.0.0.1'
-
-/** What a backend saw, echoed back as JSON. */
-interface Echo {
-  backend: string
-  method: string
-  url: string
-  headers: http.IncomingHttpHeaders
-  length: number
-  sha256: string
-  text: string
-}
-
-interface Backend {
-  readonly name: string
-  readonly url: string
-  readonly server: http.Server
-  readonly sockets: Set<Socket>
-}
-
-async function startBackend(name: string): Promise<Backend> {
-  const sockets = new Set<Socket>()
-  const server = http.createServer((req, res) => {
-    const hash = createHash('sha256')
-    const chunks: Buffer[] = []
-    let length = 0
-    req.on('data', (chunk: Buffer) => {
-      hash.update(chunk)
-      length += chunk.length
-      if (length <= 65_536) chunks.push(chunk)
-    })
-    req.on('end', () => {
-      const echo: Echo = {
-        backend: name,
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        length,
-        sha256: hash.digest('hex'),
-        text: length <= 65_536 ? Buffer.concat(chunks).toString() : '',
-      }
-      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name })
-      res.end(JSON.stringify(echo))
-    })
-  })
-  server.on('connection', (s: Socket) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-  server.listen(0, HOST)
-  await once(server, 'listening')
-  return { name, server, sockets, url: `http://${HOST}:${(server.address() as AddressInfo).port}` }
-}
 
 async function serve(app: express.Express): Promise<{ server: http.Server; url: string }> {
   const server = http.createServer(app)
@@ -100,7 +49,7 @@ async function call(
 }
 
 beforeAll(async () => {
-  backends = await Promise.all(['b1', 'b2', 'b3'].map(startBackend))
+  backends = await Promise.all(['b1', 'b2', 'b3'].map((n) => startBackend(n)))
   lb = createBalancer()
     .backends(backends.map((b) => ({ id: b.name, url: b.url })))
     .build()

@@ -6,73 +6,16 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import http from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { type Balancer, createBalancer, InvalidOptionError } from '@fulcrum/core'
 import { fastifyProxy } from '@fulcrum/http-proxy'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Agent, request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket, { WebSocketServer } from 'ws'
+import WebSocket from 'ws'
+import { type Backend, type Echo, startBackend } from './http-echo-backend.js'
 
 const HOST = '127.0.0.1'
-
-interface Echo {
-  backend: string
-  method: string
-  url: string
-  headers: http.IncomingHttpHeaders
-  length: number
-  sha256: string
-  text: string
-}
-
-interface Backend {
-  readonly name: string
-  readonly url: string
-  readonly server: http.Server
-  readonly sockets: Set<Socket>
-}
-
-/** An HTTP echo backend (JSON of what it saw) that also echoes WebSocket messages as `name:url:msg`. */
-async function startBackend(name: string): Promise<Backend> {
-  const sockets = new Set<Socket>()
-  const server = http.createServer((req, res) => {
-    const hash = createHash('sha256')
-    const chunks: Buffer[] = []
-    let length = 0
-    req.on('data', (chunk: Buffer) => {
-      hash.update(chunk)
-      length += chunk.length
-      if (length <= 65_536) chunks.push(chunk)
-    })
-    req.on('end', () => {
-      const echo: Echo = {
-        backend: name,
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        length,
-        sha256: hash.digest('hex'),
-        text: length <= 65_536 ? Buffer.concat(chunks).toString() : '',
-      }
-      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name })
-      res.end(JSON.stringify(echo))
-    })
-  })
-  const wss = new WebSocketServer({ server })
-  wss.on('connection', (ws, req) => {
-    ws.on('message', (data) => ws.send(`${name}:${req.url}:${String(data)}`))
-  })
-  server.on('connection', (s: Socket) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-  server.listen(0, HOST)
-  await once(server, 'listening')
-  return { name, server, sockets, url: `http://${HOST}:${(server.address() as AddressInfo).port}` }
-}
 
 let backends: Backend[] = []
 let lb: Balancer
@@ -115,7 +58,7 @@ function openSocket(url: string): Promise<WebSocket> {
 }
 
 beforeAll(async () => {
-  backends = await Promise.all(['b1', 'b2', 'b3'].map(startBackend))
+  backends = await Promise.all(['b1', 'b2', 'b3'].map((n) => startBackend(n, true)))
   lb = createBalancer()
     .backends(backends.map((b) => ({ id: b.name, url: b.url })))
     .build()
@@ -216,7 +159,7 @@ describe('fastifyProxy (Fastify 5)', () => {
   })
 
   it('answers 502 when every backend is dead', async () => {
-    const dead = await Promise.all([startBackend('d1'), startBackend('d2')])
+    const dead = await Promise.all([startBackend('d1', true), startBackend('d2', true)])
     for (const d of dead) await new Promise((ok) => d.server.close(ok))
     const deadLb = createBalancer()
       .backends(dead.map((d) => d.url))

@@ -11,6 +11,7 @@ import net, { type AddressInfo } from 'node:net'
 import { createBalancer } from '@fulcrum/core'
 import { createHttpProxy, listen } from '@fulcrum/http-proxy'
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici'
+import { sleep, waitFor } from './wait.js'
 
 export const HOST = '127.0.0.1'
 
@@ -19,20 +20,7 @@ export type HttpProxy = ReturnType<typeof createHttpProxy>
 export type TrustProxyOption = NonNullable<ProxyOptions['trustProxy']>
 type Standalone = Awaited<ReturnType<typeof listen>>
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  timeoutMs = 5_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
-}
+export { sleep, waitFor }
 
 /** Rejects after `ms` with a message naming `what`. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -8,6 +8,7 @@ import net, { type AddressInfo } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import type { Balancer, Strategy } from '@fulcrum/core'
 import { createTcpProxy, type TcpContext, type TcpProxy, type TcpProxyOptions } from '@fulcrum/tcp-proxy'
+import { sleep, waitFor } from './wait.js'
 
 export const HOST = '127.0.0.1'
 
@@ -17,20 +18,7 @@ export const inOrder: Strategy = {
   build: (snapshot) => ({ select: (_ctx, skip) => snapshot.eligible.find((b) => !skip.has(b)) }),
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  timeoutMs = 5_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
-}
+export { sleep, waitFor }
 
 /** How a socket ended, with everything it received. */
 export interface Received {
