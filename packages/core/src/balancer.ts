@@ -180,13 +180,18 @@ export class Balancer<Ctx = PickContext> {
       const snap = this.#pool.snapshot
       throw new NoBackendError(snap.all.length, snap.eligible.length)
     }
-    picked.inflight++
-    slot.backend = picked
+    this.#hold(picked, ctx, slot, now)
+    return picked
+  }
+
+  /** Books `b` as held by `slot` from `now` and tells the plugins. */
+  #hold(b: Backend, ctx: Ctx, slot: LeaseSlot, now: number): void {
+    b.inflight++
+    slot.backend = b
     slot.startedAt = now
     slot.held = true
     const hooks = this.#onAcquire
-    for (let i = 0; i < hooks.length; i++) hooks[i]!.onAcquire!(picked, ctx)
-    return picked
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onAcquire!(b, ctx)
   }
 
   /**
@@ -207,12 +212,7 @@ export class Balancer<Ctx = PickContext> {
     if (backend.health !== 'healthy' && !this.#pool.snapshot.panic) return false
     const now = this.clock.now()
     if (this.#recentlyFailed(backend, now) || !this.#accepts(backend, ctx)) return false
-    backend.inflight++
-    slot.backend = backend
-    slot.startedAt = now
-    slot.held = true
-    const hooks = this.#onAcquire
-    for (let i = 0; i < hooks.length; i++) hooks[i]!.onAcquire!(backend, ctx)
+    this.#hold(backend, ctx, slot, now)
     return true
   }
 
