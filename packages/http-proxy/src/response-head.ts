@@ -8,31 +8,34 @@ import { isHopByHop, nominated } from './hop-by-hop.js'
 /** @internal Header buffers as undici delivers them. */
 export type RawHeaders = readonly (Buffer | string | readonly (Buffer | string)[])[]
 
+type Latin1 = Buffer & { latin1Slice(start: number, end: number): string }
+
 function text(v: Buffer | string | readonly (Buffer | string)[]): string {
   if (typeof v === 'string') return v
-  if (Buffer.isBuffer(v)) return v.toString('latin1')
+  // latin1Slice skips toString()'s encoding dispatch; every header byte maps to one char.
+  if (Buffer.isBuffer(v)) return (v as Latin1).latin1Slice(0, v.length)
   return v.map(text).join(', ')
 }
 
 /** @internal The end-to-end fields of an upstream head, as a flat string list. */
 export function responseHeaders(raw: RawHeaders): string[] {
   const n = raw.length
+  const out: string[] = []
   let drop: Set<string> | undefined
   for (let i = 0; i < n; i += 2) {
-    const name = raw[i]!
-    if ((name as Buffer).length === 10) {
-      const s = text(name)
-      if (s.toLowerCase() === 'connection') drop = nominated(text(raw[i + 1]!), drop)
-    }
-  }
-  const out: string[] = []
-  for (let i = 0; i < n; i += 2) {
     const name = text(raw[i]!)
-    if (isHopByHop(name)) continue
-    if (drop?.has(name.toLowerCase())) continue
+    if (isHopByHop(name)) {
+      if (name.length === 10 && name.toLowerCase() === 'connection') drop = nominated(text(raw[i + 1]!), drop)
+      continue
+    }
     out.push(name, text(raw[i + 1]!))
   }
-  return out
+  // Rare: `Connection` named end-to-end-looking fields; drop them after the one pass.
+  if (drop === undefined) return out
+  const kept: string[] = []
+  for (let i = 0; i < out.length; i += 2)
+    if (!drop.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!)
+  return kept
 }
 
 /** @internal The first value of `name` (lower-case) in a raw head, or `undefined`. */
