@@ -62,7 +62,7 @@ export function nginxOriginConfig(dir: string, ports: readonly number[], statusP
 
 /**
  * nginx as a reverse proxy: a master and 1 worker (both measured), `upstream` round robin over the
- * origins caching `keepalive` idle upstream connections (64, BENCH_NGINX_KEEPALIVE), HTTP/1.1
+ * origins caching `keepalive` idle upstream connections (256, BENCH_NGINX_KEEPALIVE), HTTP/1.1
  * upstream with the `Connection` header cleared (the documented way to keep them alive). With more
  * requests in flight than the cache holds, nginx closes the surplus connections as they go idle
  * and opens new ones: at 256 client connections it reconnects for a good share of the requests.

@@ -14,7 +14,7 @@ export interface Options {
   readonly loadCpu: string | undefined
   readonly quietMs: number
   readonly retries: number
-  /** nginx's upstream `keepalive` (BENCH_NGINX_KEEPALIVE, 64). */
+  /** nginx's upstream `keepalive` (BENCH_NGINX_KEEPALIVE, 256). */
   readonly nginxKeepalive: number
   readonly targets: readonly TargetName[]
   readonly scenarios: readonly Scenario[]
@@ -62,7 +62,7 @@ export function options(env = process.env, args = process.argv.slice(2).filter((
     loadCpu: canPin ? (env.BENCH_LOAD_CPU ?? '1') : undefined,
     quietMs: num('BENCH_QUIET_MS', 60_000),
     retries: num('BENCH_RETRIES', 10),
-    nginxKeepalive: Math.max(1, Math.floor(num('BENCH_NGINX_KEEPALIVE', 64))),
+    nginxKeepalive: Math.max(1, Math.floor(num('BENCH_NGINX_KEEPALIVE', 256))),
     targets: pick(TARGETS, (t) => t, text(flag(args, 'targets')) ?? env.BENCH_TARGETS, 'target'),
     scenarios: pick(SCENARIOS, (s) => s.id, text(flag(args, 'scenarios')) ?? env.BENCH_SCENARIOS, 'scenario'),
     loadGen,

@@ -17,7 +17,7 @@
  * Env: BENCH_REPS (3; 0 with --profile: the profile only), BENCH_SECONDS (5), BENCH_TARGETS
  * (e.g. `fulcrum,floor`), BENCH_SCENARIOS (e.g. `c64-2b`), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1),
  * BENCH_QUIET_MS (60000), BENCH_RETRIES (10), BENCH_LOADGEN (wrk | autocannon), BENCH_BUNDLE
- * (1; 0 runs the Node targets under tsx), BENCH_NGINX_KEEPALIVE (64), BENCH_OUT
+ * (1; 0 runs the Node targets under tsx), BENCH_NGINX_KEEPALIVE (256), BENCH_OUT
  * (bench/results/http.json). `--targets=…` and `--scenarios=…` work as the env vars.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
