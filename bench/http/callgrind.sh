@@ -32,6 +32,7 @@ count() { # target n → instructions counted over n requests after the warm-up
   callgrind_control -d $vp >/dev/null
   kill -INT $vp; wait $vp 2>/dev/null || true
   grep -h '^summary:' "$out".*.1 | awk '{print $2}'
+  rm -f "$out".*
 }
 for rep in $(seq 1 "${REPS:-2}"); do
   for target in fulcrum floor; do
