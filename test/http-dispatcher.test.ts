@@ -488,6 +488,35 @@ describe('failover and retries', () => {
   })
 })
 
+describe('the balancer’s deadline', () => {
+  it('retry.timeoutMs ends a slow request with a 504 FULCRUM_ERR_UPSTREAM_TIMEOUT and frees the backend', async () => {
+    const slow = await backend('slow', (_req, res) => {
+      setTimeout(() => res.end('late'), 2_000).unref()
+    })
+    const lb = balancer([slow.url], inOrder, { retries: 0, timeoutMs: 150 })
+    const d = dispatcherFor(lb)
+    const started = Date.now()
+    const err = await get(d).then(
+      () => undefined,
+      (e: { code?: string; status?: number }) => e,
+    )
+    expect(err?.code).toBe('FULCRUM_ERR_UPSTREAM_TIMEOUT')
+    expect(err?.status).toBe(504)
+    expect(Date.now() - started).toBeLessThan(1_500)
+    expect(inflight(lb)).toEqual([0])
+  })
+
+  it('a request that ends before the deadline is not affected by it', async () => {
+    const b = await backend('b')
+    const lb = balancer([b.url], inOrder, { retries: 0, timeoutMs: 200 })
+    const d = dispatcherFor(lb)
+    expect((await get(d)).text).toBe('b')
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await get(d)).text).toBe('b')
+    expect(inflight(lb)).toEqual([0])
+  })
+})
+
 describe('outcomes and cancellation', () => {
   it('books status, failures and latency on the backends; in-flight counts return to 0', async () => {
     const slow: Handler = (req, res) =>

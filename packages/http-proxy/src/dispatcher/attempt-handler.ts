@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream'
 import { BackendSet, CANCELLED } from '@fulcrum/core'
 import { type Dispatcher, errors } from 'undici'
-import { statusError, upstreamError } from '../errors.js'
+import { deadlineError, statusError, upstreamError } from '../errors.js'
 import { failureOutcome, statusOutcome } from '../outcomes.js'
 import { rawHeader, retryAfterMs } from '../response-head.js'
 import { retryDelay } from '../retry-rules.js'
@@ -19,6 +19,9 @@ import type { RawList } from './user-handler.js'
 
 function onRetryTimer(a: AttemptHandler): void {
   a.retryNow()
+}
+function onDeadline(a: AttemptHandler): void {
+  a.deadlinePassed()
 }
 
 /** @internal The per-request handler of a balanced dispatcher. */
@@ -31,6 +34,7 @@ export class AttemptHandler extends RequestState {
   #status = 0
   #delay = 0
   #kept: KeptAnswer | undefined = undefined
+  #deadline: ReturnType<typeof setTimeout> | undefined = undefined
 
   /** The backends this request already tried (for the retry decision). */
   get tried(): BackendSet | undefined {
@@ -40,8 +44,10 @@ export class AttemptHandler extends RequestState {
   /** Starts the request: tells the caller, then makes the first attempt. */
   start(): void {
     const core = this.core
-    const budget = core.balancer.retryPolicy.budget
-    if (budget !== null && core.config.retries > 0) budget.deposit(core.balancer.clock.now())
+    const policy = core.balancer.retryPolicy
+    if (policy.budget !== null && core.config.retries > 0) policy.budget.deposit(core.balancer.clock.now())
+    if (policy.timeoutMs !== Number.POSITIVE_INFINITY)
+      this.#deadline = setTimeout(onDeadline, policy.timeoutMs, this)
     try {
       this.tellStart(this.legacy ? (err) => this.abort(err) : noop)
     } catch (err) {
@@ -71,6 +77,18 @@ export class AttemptHandler extends RequestState {
     } catch (err) {
       this.onError(err as Error)
     }
+  }
+
+  /** @internal The balancer's overall deadline (`.retry({ timeoutMs })`) passed: the request fails with a 504 error. */
+  deadlinePassed(): void {
+    this.#deadline = undefined
+    if (this.stage !== Stage.DONE) this.abort(deadlineError('response-headers', this.backend?.id))
+  }
+
+  protected override end(): void {
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline)
+    this.#deadline = undefined
+    super.end()
   }
 
   abort(reason?: Error): void {
