@@ -68,7 +68,6 @@ export class ExchangeContext implements LeaseSlot, RequestFacts {
   path = '/'
   /** The flat `[name, value, …]` header list sent upstream (edit it in `onUpstreamRequest`). */
   upstreamHeaders: string[] = []
-  /** @internal */ hostIndex = -1
   /** @internal */ host: string | undefined = undefined
   /** @internal */ contentLength = -1
   /** @internal */ chunked = false

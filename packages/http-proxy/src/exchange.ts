@@ -26,7 +26,7 @@ import { prepareRequest } from './prepare.js'
 import { bufferBody, RequestBody } from './request-body.js'
 import { setHost } from './request-head.js'
 import { type RawHeaders, rawHeader, responseHeaders, retryAfterMs, trailerPairs } from './response-head.js'
-import { retryDelay, safeToRetry } from './retry-rules.js'
+import { hasUntried, retryDelay, safeToRetry } from './retry-rules.js'
 
 export type { ProxyCore } from './exchange-context.js'
 
@@ -248,7 +248,11 @@ export class ProxyExchange extends ExchangeContext {
       return false
     }
     const config = this.core.config
-    if (config.retryOnStatus.has(status) && this.#canRetry('status') && this.#hasUntried()) {
+    if (
+      config.retryOnStatus.has(status) &&
+      this.#canRetry('status') &&
+      hasUntried(this.core.balancer, this.backend, this.#tried)
+    ) {
       this.#discard = true
       this.#retryAfter = retryAfterMs(rawHeader(raw, 'retry-after'), Date.now())
       this.status = status
@@ -341,16 +345,6 @@ export class ProxyExchange extends ExchangeContext {
     this.#retryOrFail(error, error.failureKind)
   }
 
-  /** True when an eligible backend is left that this request has not tried yet. */
-  #hasUntried(): boolean {
-    const eligible = this.core.balancer.pool.eligible
-    for (let i = 0; i < eligible.length; i++) {
-      const b = eligible[i]!
-      if (b !== this.backend && (this.#tried === undefined || !this.#tried.has(b))) return true
-    }
-    return false
-  }
-
   #canRetry(kind: string): boolean {
     if (this.#gone || this.attempts > this.core.config.retries) return false
     const body = this.#body
@@ -360,7 +354,12 @@ export class ProxyExchange extends ExchangeContext {
 
   #retryOrFail(error: ProxyError, kind: string): void {
     this.#lastError = error
-    if (kind === 'reset' && !this.#raced && this.#canRetry(kind) && !this.#hasUntried()) {
+    if (
+      kind === 'reset' &&
+      !this.#raced &&
+      this.#canRetry(kind) &&
+      !hasUntried(this.core.balancer, this.backend, this.#tried)
+    ) {
       // Most often a pooled connection the backend had just closed (the keep-alive race). With no
       // other backend to go to, send the request once more to the same one at once; it does not
       // count as one of the retries. (With one left, the normal retry goes there instead.)

@@ -13,7 +13,6 @@ const lb = createBalancer().backends(['http://127.0.0.1:9001']).build()
 function facts(): RequestFacts {
   return {
     upstreamHeaders: [],
-    hostIndex: -1,
     host: undefined,
     contentLength: -1,
     chunked: false,

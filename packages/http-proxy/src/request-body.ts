@@ -27,10 +27,13 @@ function onError(this: Fed, err: Error): void {
   this[kBody]?.destroy(err)
 }
 
+/** The error a body stream ends with when the client goes away mid-upload. */
+function abortedBodyError(): Error {
+  return Object.assign(new Error('The client aborted the request body'), { code: 'ECONNRESET' })
+}
+
 function onAborted(this: Fed): void {
-  this[kBody]?.destroy(
-    Object.assign(new Error('The client aborted the request body'), { code: 'ECONNRESET' }),
-  )
+  this[kBody]?.destroy(abortedBodyError())
 }
 
 /** @internal A client request body on its way upstream. */
@@ -97,8 +100,7 @@ export function bufferBody(
   }
   const end = (): void =>
     finish(size === length ? null : new Error('Request body shorter than Content-Length'))
-  const aborted = (): void =>
-    finish(Object.assign(new Error('The client aborted the request body'), { code: 'ECONNRESET' }))
+  const aborted = (): void => finish(abortedBodyError())
   req.on('data', data)
   req.on('end', end)
   req.on('error', finish)

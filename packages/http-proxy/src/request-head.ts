@@ -16,8 +16,6 @@ import { validHost } from './request-target.js'
 export interface RequestFacts {
   /** The flat `[name, value, …]` upstream header list. */
   upstreamHeaders: string[]
-  /** Index in `upstreamHeaders` of the `Host` value (to rewrite per backend), or -1. */
-  hostIndex: number
   /** The client's Host (or the absolute-form authority). */
   host: string | undefined
   /** Declared `Content-Length`, or -1. */
@@ -163,7 +161,6 @@ export function buildRequestHead(
   if (authority !== undefined) facts.host = authority
   if (facts.host !== undefined) {
     out.push('host', facts.host)
-    facts.hostIndex = out.length - 1
   }
   const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
   if (config.xForwarded) {

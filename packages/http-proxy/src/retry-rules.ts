@@ -4,7 +4,7 @@
  * method with a replayable body; never once the response has started; always within the attempt
  * count and the balancer's retry budget, after a jittered backoff or the upstream's `Retry-After`.
  */
-import { type Backend, type Balancer, fullJitterBackoff } from '@fulcrum/core'
+import { type Backend, type BackendSet, type Balancer, fullJitterBackoff } from '@fulcrum/core'
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
@@ -45,4 +45,18 @@ export function retryDelay(
     delay = Math.min(retryAfterMs, policy.retryAfterMaxMs)
   balancer.emit('request:retry', { backend, retry, delayMs: delay, error })
   return delay
+}
+
+/** @internal True when an eligible backend is left that is neither `current` nor in `tried`. */
+export function hasUntried(
+  balancer: Balancer<never>,
+  current: Backend | undefined,
+  tried: BackendSet | undefined,
+): boolean {
+  const eligible = balancer.pool.eligible
+  for (let i = 0; i < eligible.length; i++) {
+    const b = eligible[i]!
+    if (b !== current && (tried === undefined || !tried.has(b))) return true
+  }
+  return false
 }

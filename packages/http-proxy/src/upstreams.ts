@@ -6,13 +6,10 @@ import type { Backend, Balancer } from '@fulcrum/core'
 import { type Dispatcher, Pool } from 'undici'
 import { proxyClosedError } from './errors.js'
 import type { UpstreamOptions } from './options.js'
+import type { UpstreamPolicy } from './shared-options.js'
 
 /** @internal Timeouts the pools are created with. */
-export interface UpstreamTimeouts {
-  readonly connectTimeoutMs: number
-  readonly headersTimeoutMs: number
-  readonly bodyTimeoutMs: number
-}
+export type UpstreamTimeouts = Pick<UpstreamPolicy, 'connectTimeoutMs' | 'headersTimeoutMs' | 'bodyTimeoutMs'>
 
 /** @internal The origin (`http://host:port`) requests to `backend` go to. */
 export function originOf(backend: Backend): string {

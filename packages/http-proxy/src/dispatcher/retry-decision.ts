@@ -5,7 +5,7 @@
  */
 import type { Backend, BackendSet } from '@fulcrum/core'
 import type { ProxyPhase } from '../errors.js'
-import { safeToRetry } from '../retry-rules.js'
+import { hasUntried, safeToRetry } from '../retry-rules.js'
 import { type AttemptCore, Stage } from './request-state.js'
 import { replayableBody } from './user-handler.js'
 
@@ -26,21 +26,7 @@ export interface RetryCandidate {
 export function mayRetry(core: AttemptCore, r: RetryCandidate, kind: string): boolean {
   if (r.aborted || core.destroyed || r.attempts > core.config.retries) return false
   const replayable = kind === 'connect' || replayableBody(r.options.body)
-  return safeToRetry(kind, r.method, replayable) && hasUntried(core, r.backend, r.tried)
-}
-
-/** @internal True when an eligible backend is neither `current` nor in `tried`. */
-export function hasUntried(
-  core: AttemptCore,
-  current: Backend | undefined,
-  tried: BackendSet | undefined,
-): boolean {
-  const eligible = core.balancer.pool.eligible
-  for (let i = 0; i < eligible.length; i++) {
-    const b = eligible[i]!
-    if (b !== current && (tried === undefined || !tried.has(b))) return true
-  }
-  return false
+  return safeToRetry(kind, r.method, replayable) && hasUntried(core.balancer, r.backend, r.tried)
 }
 
 /** @internal Where an attempt in `stage` was when it failed (`status` is the last head's, 0 if none). */
