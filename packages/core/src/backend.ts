@@ -89,8 +89,15 @@ export class Backend {
   readonly zone: string | undefined
   /** User metadata, if declared. */
   meta: Readonly<Record<string, unknown>>
-  /** Current weight (≥ 0). */
+  /** Current weight (≥ 0), as configured. */
   weight: number
+  /** The slow-start factor in (0, 1] a health source set; 1 outside a ramp. */
+  weightFactor = 1
+  /**
+   * `weight × weightFactor`: the weight weighted and load-aware strategies use (a backend warming
+   * up after joining or recovering takes less traffic). Hashing strategies use `weight`.
+   */
+  effectiveWeight: number
   /** Requests picked and not yet released. */
   inflight = 0
   /** Latency estimate (peak-sensitive EWMA), fed on release. */
@@ -130,6 +137,7 @@ export class Backend {
     this.zone = init.zone
     this.meta = init.meta ?? {}
     this.weight = init.weight ?? 1
+    this.effectiveWeight = this.weight
     this.admin = init.admin ?? 'active'
     this.latency = new PeakEwma(stats.latencyDecayMs)
     this.#failurePenaltyMs = stats.failurePenaltyMs
@@ -176,6 +184,7 @@ export class Backend {
       url: this.url,
       zone: this.zone,
       weight: this.weight,
+      effectiveWeight: this.effectiveWeight,
       state: this.state,
       admin: this.admin,
       health: this.health,
@@ -197,6 +206,7 @@ export interface BackendSnapshot {
   readonly url: string | undefined
   readonly zone: string | undefined
   readonly weight: number
+  readonly effectiveWeight: number
   readonly state: BackendState
   readonly admin: AdminState
   readonly health: HealthStatus

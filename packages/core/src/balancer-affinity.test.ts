@@ -20,7 +20,7 @@ describe('Balancer.acquireBackend (affinity hits)', () => {
 
   it('keeps draining backends, refuses disabled, removed and unhealthy ones', () => {
     let setHealth: ((id: string, healthy: boolean) => void) | undefined
-    const lb = createBalancer()
+    const lb = createBalancer({ panicThreshold: 0 })
       .backends(urls)
       .use({
         name: 'probe',

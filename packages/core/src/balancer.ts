@@ -3,13 +3,14 @@ import type { AdminState, Backend, BackendSnapshot, BackendSpec, BackendStatsOpt
 import { BackendSet } from './backend-set.js'
 import { createBackend, MAX_WEIGHT } from './backend-spec.js'
 import type { Clock } from './clock.js'
-import { BalancerClosedError, NoBackendError } from './errors.js'
-import type { BalancerEventName, BalancerEvents, BalancerListener } from './events.js'
+import { BalancerClosedError, NoBackendError, OverloadError } from './errors.js'
+import type { BalancerEventName, BalancerEvents, BalancerListener, PluginEventName } from './events.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import { Lease, type LeaseSlot } from './lease.js'
 import { OK, type Outcome } from './outcome.js'
 import type { AttemptFn, BalancerControl, Observer, Plugin } from './plugin.js'
 import { Pool } from './pool.js'
+import { sharedScheduler } from './primitives/scheduler.js'
 import type { Random } from './random.js'
 import type { RetryPolicy } from './retry-policy.js'
 import type { PickContext, PoolSnapshot, Selector, Strategy } from './strategy.js'
@@ -27,6 +28,7 @@ export interface BalancerConfig<Ctx> {
   readonly random: Random
   readonly stats: BackendStatsOptions
   readonly panicThreshold: number
+  readonly failOnPanic: boolean
   readonly maxFails: number
   readonly failTimeoutMs: number
 }
@@ -71,6 +73,8 @@ export class Balancer<Ctx = PickContext> {
   readonly #onAcquire: readonly Plugin<Ctx>[]
   readonly #onRelease: readonly Plugin<Ctx>[]
   readonly #wraps: readonly Plugin<Ctx>[]
+  readonly #admit: readonly Plugin<Ctx>[]
+  readonly #queues: readonly Plugin<Ctx>[]
   readonly #stats: BackendStatsOptions
   readonly #scratch = new BackendSet()
   readonly #maxFails: number
@@ -94,10 +98,13 @@ export class Balancer<Ctx = PickContext> {
     this.#onAcquire = config.plugins.filter((p) => p.onAcquire)
     this.#onRelease = config.plugins.filter((p) => p.onRelease)
     this.#wraps = config.plugins.filter((p) => p.wrap)
+    this.#admit = config.plugins.filter((p) => p.admit)
+    this.#queues = config.plugins.filter((p) => p.waitForCapacity)
     this.#pool = new Pool(
       (event, ...args) => this.emit(event, ...args),
       (snapshot) => this.#rebuild(snapshot),
       config.panicThreshold,
+      config.failOnPanic,
     )
     this.#pool.batch(() => {
       config.backends.forEach((spec, i) => {
@@ -125,6 +132,12 @@ export class Balancer<Ctx = PickContext> {
       setHealth: (b: Backend, source: string, healthy: boolean, reason: string) => {
         if (this.#pool.get(b.id) === b) this.#pool.setHealth(b, source, healthy, reason)
       },
+      setWeightFactor: (b: Backend, factor: number) => {
+        checkNumber('weightFactor', factor, { min: 0, max: 1, minExclusive: true })
+        this.#pool.setWeightFactor(b, factor)
+      },
+      scheduler: sharedScheduler(this.clock),
+      emit: <E extends PluginEventName>(event: E, ...args: BalancerEvents[E]) => this.emit(event, ...args),
       on: <E extends BalancerEventName>(event: E, listener: BalancerListener<E>) => {
         this.on(event, listener)
         return () => this.off(event, listener)
@@ -157,26 +170,36 @@ export class Balancer<Ctx = PickContext> {
   acquire(ctx: Ctx, slot: LeaseSlot, tried?: BackendSet): Backend {
     if (this.#closed) throw new BalancerClosedError()
     if (slot.held) this.release(slot)
+    const admit = this.#admit
+    for (let i = 0; i < admit.length; i++)
+      if (!admit[i]!.admit!(ctx)) throw new OverloadError(admit[i]!.name, 'admission refused')
     const skip = tried ?? this.#scratch
     const base = skip.size
     const now = this.clock.now()
     const selector = this.#selector
     let picked: Backend | undefined
     let failing: Backend | undefined
+    let full: Plugin<Ctx> | undefined
     for (let round = 0; round < MAX_VETOES; round++) {
       const b = selector.select(ctx, skip, now)
       if (b === undefined) break
       if (this.#recentlyFailed(b, now)) failing ??= b
-      else if (this.#accepts(b, ctx)) {
-        picked = b
-        break
+      else {
+        const veto = this.#veto(b, ctx)
+        if (veto === undefined) {
+          picked = b
+          break
+        }
+        if (veto.overload === true) full ??= veto
       }
       skip.add(b)
     }
     skip.truncate(base)
     // Fail open: a backend that failed recently beats no backend at all.
-    if (picked === undefined && failing !== undefined && this.#accepts(failing, ctx)) picked = failing
+    if (picked === undefined && failing !== undefined && this.#veto(failing, ctx) === undefined)
+      picked = failing
     if (picked === undefined) {
+      if (full !== undefined) throw new OverloadError(full.name, 'every backend is at its limit')
       const snap = this.#pool.snapshot
       throw new NoBackendError(snap.all.length, snap.eligible.length)
     }
@@ -211,7 +234,7 @@ export class Balancer<Ctx = PickContext> {
     if (this.#pool.get(backend.id) !== backend || backend.admin === 'disabled') return false
     if (backend.health !== 'healthy' && !this.#pool.snapshot.panic) return false
     const now = this.clock.now()
-    if (this.#recentlyFailed(backend, now) || !this.#accepts(backend, ctx)) return false
+    if (this.#recentlyFailed(backend, now) || this.#veto(backend, ctx) !== undefined) return false
     this.#hold(backend, ctx, slot, now)
     return true
   }
@@ -226,10 +249,41 @@ export class Balancer<Ctx = PickContext> {
     )
   }
 
-  #accepts(b: Backend, ctx: Ctx): boolean {
+  /** The first plugin that vetoes `b` for this pick, or undefined when all accept it. */
+  #veto(b: Backend, ctx: Ctx): Plugin<Ctx> | undefined {
     const hooks = this.#accept
-    for (let i = 0; i < hooks.length; i++) if (!hooks[i]!.accept!(b, ctx)) return false
-    return true
+    for (let i = 0; i < hooks.length; i++) if (!hooks[i]!.accept!(b, ctx)) return hooks[i]
+    return undefined
+  }
+
+  /** True when an admission plugin can queue picks it refuses (see {@link Balancer.acquireAsync}). */
+  get queues(): boolean {
+    return this.#queues.length > 0
+  }
+
+  /**
+   * {@link Balancer.acquire} that waits in the admission queue: when a limit refuses the pick with
+   * `OverloadError` and its plugin queues, waits for capacity (bounded by the plugin's queue length
+   * and timeout, and by `signal`) and picks again. Without a queueing plugin it is `acquire()`.
+   *
+   * @example
+   * ```ts
+   * const backend = await lb.acquireAsync(ctx, slot, undefined, AbortSignal.timeout(5_000))
+   * ```
+   */
+  async acquireAsync(ctx: Ctx, slot: LeaseSlot, tried?: BackendSet, signal?: AbortSignal): Promise<Backend> {
+    let queuedAt = -1
+    for (;;) {
+      try {
+        return this.acquire(ctx, slot, tried)
+      } catch (err) {
+        if (!(err instanceof OverloadError)) throw err
+        const queue = this.#queues.find((p) => p.name === err.source)
+        if (queue === undefined) throw err
+        if (queuedAt < 0) queuedAt = this.clock.now()
+        await queue.waitForCapacity!(ctx, queuedAt, signal)
+      }
+    }
   }
 
   /**
@@ -274,6 +328,7 @@ export class Balancer<Ctx = PickContext> {
 
   /** @internal */
   emit<E extends BalancerEventName>(event: E, ...args: BalancerEvents[E]): void {
+    if (this.#closed) return
     ;(this.#events.emit as (event: string, ...args: unknown[]) => boolean).call(this.#events, event, ...args)
   }
 

@@ -14,6 +14,7 @@ import {
   checkFunction,
   checkKeys,
   checkObject,
+  checkOneOf,
   checkString,
   describeValue,
   optionalNumber,
@@ -31,16 +32,24 @@ export interface BalancerOptions {
    */
   readonly failurePenaltyMs?: number
   /**
-   * Panic threshold in [0, 1): when fewer than this share of the active backends is healthy, route
-   * to all of them rather than overload the few (Envoy). 0 disables panic mode. @default 0
+   * Panic threshold in [0, 1]: when fewer than this share of the active backends is healthy, route
+   * to all of them rather than overload the few (Envoy `healthy_panic_threshold`). 0 disables panic
+   * mode: then only healthy backends are used, and none left means `NoBackendError`. The
+   * `balancer:panic` event and the `fulcrum_balancer_panic` gauge report it. @default 0.5
    */
   readonly panicThreshold?: number
+  /**
+   * What panic mode does: `'all'` routes to every active backend, healthy or not (fail open);
+   * `'fail'` fails every pick fast with `NoBackendError` (Envoy `fail_traffic_on_panic`). @default 'all'
+   */
+  readonly panicMode?: 'all' | 'fail'
   /**
    * Passive failure avoidance built into every balancer (NGINX `max_fails`): after this many
    * consecutive failures a backend takes no new picks until `failTimeoutMs` has passed since its
    * last failure; then it gets picks again, and one more failure starts a new window. If every
    * candidate failed recently, the pick fails open and uses one of them. 0 disables it; outlier
-   * detection (`@fulcrum/health`) is the full-featured version. @default 3
+   * detection (`@fulcrum/health`) is the full-featured version and supersedes it: with an outlier
+   * detector configured, the default is 0. @default 3 (0 with outlier detection)
    */
   readonly maxFails?: number
   /** How long a backend that reached `maxFails` is avoided, in ms (NGINX `fail_timeout`). @default 10_000 */
@@ -131,6 +140,7 @@ export class BalancerBuilder<Ctx = PickContext> {
       'latencyDecayMs',
       'failurePenaltyMs',
       'panicThreshold',
+      'panicMode',
       'maxFails',
       'failTimeoutMs',
     ])
@@ -141,8 +151,15 @@ export class BalancerBuilder<Ctx = PickContext> {
     })
     const failurePenaltyMs = optionalNumber('failurePenaltyMs', o.failurePenaltyMs, 1_000, { min: 0 })
     const stats = { latencyDecayMs, failurePenaltyMs }
-    const panicThreshold = optionalNumber('panicThreshold', o.panicThreshold, 0, { min: 0, max: 1 })
-    const maxFails = optionalNumber('maxFails', o.maxFails, 3, { min: 0, max: 1_000_000, integer: true })
+    const panicThreshold = optionalNumber('panicThreshold', o.panicThreshold, 0.5, { min: 0, max: 1 })
+    const panicMode =
+      o.panicMode === undefined ? 'all' : checkOneOf('panicMode', o.panicMode, ['all', 'fail'])
+    const passive = s.health.some((h) => (h as { passive?: unknown } | null)?.passive === true)
+    const maxFails = optionalNumber('maxFails', o.maxFails, passive ? 0 : 3, {
+      min: 0,
+      max: 1_000_000,
+      integer: true,
+    })
     const failTimeoutMs = optionalNumber('failTimeoutMs', o.failTimeoutMs, 10_000, { min: 0 })
     if (!Array.isArray(s.backends))
       throw new InvalidOptionError('backends', `expected an array, got ${describeValue(s.backends)}`)
@@ -185,6 +202,7 @@ export class BalancerBuilder<Ctx = PickContext> {
       random,
       stats,
       panicThreshold,
+      failOnPanic: panicMode === 'fail',
       maxFails,
       failTimeoutMs,
     })

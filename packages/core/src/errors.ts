@@ -15,6 +15,7 @@ export type CoreErrorCode =
   | 'FULCRUM_ERR_TIMEOUT'
   | 'FULCRUM_ERR_ATTEMPT_TIMEOUT'
   | 'FULCRUM_ERR_CLOSED'
+  | 'FULCRUM_ERR_OVERLOAD'
 
 /**
  * Base class of every Fulcrum error.
@@ -124,5 +125,26 @@ export class BalancerClosedError extends FulcrumError {
   constructor() {
     super('FULCRUM_ERR_CLOSED', 'The balancer is closed')
     this.name = 'BalancerClosedError'
+  }
+}
+
+/**
+ * Admission control refused the request: a concurrency limit or its queue is full, or the request
+ * waited in the queue past the queue timeout. Proxies answer 503 with `Retry-After`; nothing was
+ * sent to a backend, so it is always safe to retry later.
+ */
+export class OverloadError extends FulcrumError {
+  /** The plugin that refused the request. */
+  readonly source: string
+  /** Which limit: `'maxRequests'`, `'maxRequestsPerBackend'`, `'maxPending'`, `'queueTimeout'` … */
+  readonly reason: string
+  /** A hint for the client, in ms (proxies send it as `Retry-After`, rounded up to seconds). */
+  readonly retryAfterMs: number
+  constructor(source: string, reason: string, retryAfterMs = 1_000) {
+    super('FULCRUM_ERR_OVERLOAD', `Overloaded: ${source} refused the request (${reason})`)
+    this.name = 'OverloadError'
+    this.source = source
+    this.reason = reason
+    this.retryAfterMs = retryAfterMs
   }
 }

@@ -51,6 +51,39 @@ export interface PanicEvent {
   readonly total: number
 }
 
+/** Payload of `health:check`: one active health check of a backend finished. */
+export interface HealthCheckEvent {
+  readonly backend: Backend
+  /** The health source, e.g. `'active:http'`. */
+  readonly source: string
+  /** True when the check passed. */
+  readonly ok: boolean
+  /** Why it failed (`'status 503'`, `'timeout after 2000 ms'` …), or `'ok'`. */
+  readonly reason: string
+  /** How long the check took, in ms. */
+  readonly latencyMs: number
+}
+
+/** The states of a circuit breaker. */
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+/** Payload of `breaker:state`: a backend's circuit breaker changed state. */
+export interface BreakerStateEvent {
+  readonly backend: Backend
+  readonly from: BreakerState
+  readonly to: BreakerState
+  /** Why: `'5 consecutive failures'`, `'probe succeeded'`, `'backoff of 5000 ms elapsed'` … */
+  readonly reason: string
+}
+
+/** Payload of `request:rejected`: admission control refused a request (a full limit or queue). */
+export interface RequestRejectedEvent {
+  /** The plugin that refused it. */
+  readonly source: string
+  /** Which limit: `'maxRequests'`, `'maxPending'`, `'queueTimeout'` … */
+  readonly reason: string
+}
+
 /**
  * Every event a balancer emits (`noun:verb`, on eventemitter3).
  *
@@ -69,8 +102,14 @@ export interface BalancerEvents {
   'request:end': [event: RequestEndEvent]
   'request:retry': [event: RequestRetryEvent]
   'request:retry-denied': [event: RetryDeniedEvent]
+  'request:rejected': [event: RequestRejectedEvent]
+  'health:check': [event: HealthCheckEvent]
+  'breaker:state': [event: BreakerStateEvent]
   'balancer:close': []
 }
+
+/** The events plugins and health checks may emit through `BalancerControl.emit()`. */
+export type PluginEventName = 'health:check' | 'breaker:state' | 'request:rejected'
 
 /** Names of {@link BalancerEvents}. */
 export type BalancerEventName = keyof BalancerEvents

@@ -27,6 +27,8 @@ export interface ExecuteHost<Ctx> {
   readonly random: Random
   readonly retryPolicy: RetryPolicy
   acquire(ctx: Ctx, slot: LeaseSlot, tried: BackendSet): Backend
+  acquireAsync(ctx: Ctx, slot: LeaseSlot, tried: BackendSet, signal?: AbortSignal): Promise<Backend>
+  readonly queues: boolean
   release(slot: LeaseSlot, outcome?: Outcome): void
   wrap<T>(fn: AttemptFn<T>): AttemptFn<T>
   emit<E extends keyof BalancerEvents>(event: E, ...args: BalancerEvents[E]): void
@@ -63,7 +65,9 @@ export async function execute<Ctx, T>(
   for (let attempt = 0; ; attempt++) {
     let backend: Backend
     try {
-      backend = host.acquire(ctx, slot, tried)
+      backend = host.queues
+        ? await host.acquireAsync(ctx, slot, tried, userSignal)
+        : host.acquire(ctx, slot, tried)
     } catch (err) {
       // Out of untried backends: the previous attempt's error says more than "no backend".
       if (attempt > 0) throw lastError

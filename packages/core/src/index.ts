@@ -38,6 +38,7 @@ export {
   InvalidOptionError,
   isFulcrumError,
   NoBackendError,
+  OverloadError,
   UnknownBackendError,
 } from './errors.js'
 export type {
@@ -46,8 +47,13 @@ export type {
   BalancerEventName,
   BalancerEvents,
   BalancerListener,
+  BreakerState,
+  BreakerStateEvent,
+  HealthCheckEvent,
   PanicEvent,
+  PluginEventName,
   RequestEndEvent,
+  RequestRejectedEvent,
   RequestRetryEvent,
   RetryDeniedEvent,
 } from './events.js'
@@ -70,6 +76,12 @@ export { type BackoffOptions, equalJitterBackoff, fullJitterBackoff } from './pr
 export { PeakEwma } from './primitives/peak-ewma.js'
 export { RetryBudget, type RetryBudgetOptions } from './primitives/retry-budget.js'
 export { RollingWindow } from './primitives/rolling-window.js'
+export {
+  type ScheduledEntry,
+  type ScheduledTask,
+  Scheduler,
+  sharedScheduler,
+} from './primitives/scheduler.js'
 export { mathRandom, type Random, randomInt } from './random.js'
 export type { RetryOptions, RetryPolicy } from './retry-policy.js'
 export { fastRandom, Sfc32Random } from './sfc32.js'

@@ -54,11 +54,11 @@ class P2cSelector<Ctx> implements Selector<Ctx> {
     this.#list = list
     this.#random = random
     this.#bias = bias
-    const w0 = list[0]?.weight
-    if (list.some((b) => b.weight !== w0)) {
+    const w0 = list[0]?.effectiveWeight
+    if (list.some((b) => b.effectiveWeight !== w0)) {
       const cum = new Float64Array(list.length)
       let total = 0
-      for (let i = 0; i < list.length; i++) cum[i] = total += list[i]!.weight
+      for (let i = 0; i < list.length; i++) cum[i] = total += list[i]!.effectiveWeight
       this.#cumulative = cum
     } else {
       this.#cumulative = null
@@ -123,7 +123,7 @@ class P2cSelector<Ctx> implements Selector<Ctx> {
   #better(a: Backend, b: Backend): Backend {
     if (this.#cumulative === null) return b.inflight < a.inflight ? b : a
     // inflight / weight, so that idle backends tie and the weighted first sample decides.
-    if (this.#bias === 1) return b.inflight * a.weight < a.inflight * b.weight ? b : a
-    return b.inflight ** this.#bias * a.weight < a.inflight ** this.#bias * b.weight ? b : a
+    if (this.#bias === 1) return b.inflight * a.effectiveWeight < a.inflight * b.effectiveWeight ? b : a
+    return b.inflight ** this.#bias * a.effectiveWeight < a.inflight ** this.#bias * b.effectiveWeight ? b : a
   }
 }

@@ -1,7 +1,8 @@
 import type { Backend } from './backend.js'
 import type { Clock } from './clock.js'
-import type { BalancerEventName, BalancerListener } from './events.js'
+import type { BalancerEventName, BalancerEvents, BalancerListener, PluginEventName } from './events.js'
 import type { Outcome } from './outcome.js'
+import type { Scheduler } from './primitives/scheduler.js'
 import type { Random } from './random.js'
 import type { PickContext } from './strategy.js'
 
@@ -38,6 +39,16 @@ export interface BalancerControl {
    * @param source a stable name per health mechanism, e.g. `'active:http'`, `'outlier'`
    */
   setHealth(backend: Backend, source: string, healthy: boolean, reason: string): void
+  /**
+   * Scales a backend's weight for the weighted and load-aware strategies (slow start):
+   * `effectiveWeight = weight × factor`, factor in (0, 1]. A change rebuilds the strategy; hashing
+   * strategies keep using the configured weight, so keys do not move during a ramp.
+   */
+  setWeightFactor(backend: Backend, factor: number): void
+  /** The timer heap shared by everything on this balancer's clock: schedule work here, not with timers of your own. */
+  readonly scheduler: Scheduler
+  /** Emits a plugin event (`health:check`, `breaker:state`, `request:rejected`) to the balancer's listeners. */
+  emit<E extends PluginEventName>(event: E, ...args: BalancerEvents[E]): void
   /** Subscribes to balancer events; returns the unsubscribe function. */
   on<E extends BalancerEventName>(event: E, listener: BalancerListener<E>): () => void
 }
@@ -68,6 +79,23 @@ export interface Plugin<Ctx = PickContext> {
   onRelease?(backend: Backend, outcome: Outcome, latencyMs: number, now: number): void
   /** Wraps each attempt of `execute()`. */
   wrap?(next: AttemptFn): AttemptFn
+  /**
+   * Admission: called once per pick before any backend is selected; return false to refuse the
+   * request, which then fails with `OverloadError` (`FULCRUM_ERR_OVERLOAD`), or waits in
+   * {@link Plugin.waitForCapacity} when the caller queues.
+   */
+  admit?(ctx: Ctx): boolean
+  /**
+   * True when this plugin's `accept` vetoes mean "full" (a per-backend concurrency limit): a pick
+   * whose every candidate it vetoed fails with `OverloadError` instead of `NoBackendError`.
+   */
+  readonly overload?: boolean
+  /**
+   * The queue of an admission plugin: resolves when capacity may be free (the caller then picks
+   * again), rejects with `OverloadError` when the queue is full or `queuedAt` + the queue timeout
+   * passes, and with the signal's reason on abort. `Balancer.acquireAsync()` calls it.
+   */
+  waitForCapacity?(ctx: Ctx, queuedAt: number, signal?: AbortSignal): Promise<void>
   /** Called by `balancer.close()`; stop timers, release resources. */
   close?(): void | Promise<void>
 }
@@ -78,6 +106,11 @@ export interface Plugin<Ctx = PickContext> {
  */
 export interface HealthCheck<Ctx = PickContext> extends Plugin<Ctx> {
   start(control: BalancerControl): void
+  /**
+   * True for passive detectors (outlier detection): when one is configured, the balancer's built-in
+   * `maxFails` avoidance is off unless the balancer options set `maxFails` explicitly.
+   */
+  readonly passive?: boolean
 }
 
 /** Labels attached to a metric sample. */

@@ -20,14 +20,21 @@ export class Pool {
   readonly #emit: Emit
   readonly #onPublish: (snapshot: PoolSnapshot) => void
   readonly #panicThreshold: number
+  readonly #failOnPanic: boolean
   #snapshot: PoolSnapshot = Object.freeze({ version: 0, eligible: [], all: [], panic: false })
   #batch = 0
   #dirty = false
 
-  constructor(emit: Emit, onPublish: (snapshot: PoolSnapshot) => void, panicThreshold: number) {
+  constructor(
+    emit: Emit,
+    onPublish: (snapshot: PoolSnapshot) => void,
+    panicThreshold: number,
+    failOnPanic = false,
+  ) {
     this.#emit = emit
     this.#onPublish = onPublish
     this.#panicThreshold = panicThreshold
+    this.#failOnPanic = failOnPanic
   }
 
   /** The current snapshot. */
@@ -57,6 +64,7 @@ export class Pool {
     if (old !== undefined && old.address === fresh.address) {
       this.#retired.delete(fresh.id)
       old.weight = fresh.weight
+      old.effectiveWeight = fresh.weight * old.weightFactor
       old.admin = fresh.admin
       old.meta = fresh.meta
       b = old
@@ -81,7 +89,15 @@ export class Pool {
     const from = b.weight
     if (from === weight) return
     b.weight = weight
+    b.effectiveWeight = weight * b.weightFactor
     this.#emit('backend:weight', { backend: b, from, to: weight })
+    this.#changed()
+  }
+
+  setWeightFactor(b: Backend, factor: number): void {
+    if (b.weightFactor === factor) return
+    b.weightFactor = factor
+    b.effectiveWeight = b.weight * factor
     this.#changed()
   }
 
@@ -146,7 +162,8 @@ export class Pool {
     this.#snapshot = Object.freeze({
       version: this.#snapshot.version + 1,
       // Arrays stay unfrozen (readonly by type): V8 reads elements of frozen arrays on a slow path.
-      eligible: panic ? candidates : healthy,
+      // `panicMode: 'fail'` (Envoy `fail_traffic_on_panic`): fail fast rather than use unhealthy backends.
+      eligible: panic ? (this.#failOnPanic ? [] : candidates) : healthy,
       all,
       panic,
     })

@@ -62,8 +62,8 @@ class LeastConnectionsSelector<Ctx> implements Selector<Ctx> {
         ties = 1
         continue
       }
-      const lhs = b.inflight * best.weight
-      const rhs = best.inflight * b.weight
+      const lhs = b.inflight * best.effectiveWeight
+      const rhs = best.inflight * b.effectiveWeight
       if (lhs < rhs) {
         best = b
         ties = 1

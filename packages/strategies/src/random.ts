@@ -116,7 +116,7 @@ class WeightedSelector<Ctx> implements Selector<Ctx> {
     const cum = new Float64Array(list.length)
     let total = 0
     for (let i = 0; i < list.length; i++) {
-      const w = list[i]!.weight
+      const w = list[i]!.effectiveWeight
       weight[i] = w
       total += w
       cum[i] = total

@@ -56,7 +56,7 @@ class SmoothWeightedSelector<Ctx> implements Selector<Ctx> {
     this.#list = list
     this.#weight = new Float64Array(list.length)
     this.#current = new Float64Array(list.length)
-    for (let i = 0; i < list.length; i++) this.#weight[i] = list[i]!.weight
+    for (let i = 0; i < list.length; i++) this.#weight[i] = list[i]!.effectiveWeight
   }
 
   select(_ctx: Ctx, skip: BackendSet): Backend | undefined {
