@@ -1,0 +1,6 @@
+/**
+ * @module @fulcrum/breaker
+ *
+ * Circuit breaking and admission control for Fulcrum balancers.
+ */
+export {}
