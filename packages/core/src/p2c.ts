@@ -78,9 +78,10 @@ class P2cSelector<Ctx> implements Selector<Ctx> {
     }
     const a = this.#sample(skip, undefined)
     if (a === undefined) return this.#scan(skip)
-    const b = this.#sample(skip, a)
-    if (b === undefined) return this.#scan(skip) ?? a
-    return this.#better(a, b)
+    // No distinct second sample within the draws (one weight dominates): compare the weighted
+    // first sample with the best of the rest; ties keep the sample, so shares follow the weights.
+    const b = this.#sample(skip, a) ?? this.#scan(skip, a)
+    return b === undefined ? a : this.#better(a, b)
   }
 
   /** One draw (weighted if weights differ) that is neither in `skip` nor `other`, or undefined. */
@@ -107,13 +108,13 @@ class P2cSelector<Ctx> implements Selector<Ctx> {
     return lo
   }
 
-  /** Slow path: the best backend not in `skip`, by full scan. */
-  #scan(skip: BackendSet): Backend | undefined {
+  /** Slow path: the best backend in neither `skip` nor `other`, by full scan. */
+  #scan(skip: BackendSet, other?: Backend): Backend | undefined {
     const list = this.#list
     let best: Backend | undefined
     for (let i = 0; i < list.length; i++) {
       const b = list[i]!
-      if (skip.has(b)) continue
+      if (b === other || skip.has(b)) continue
       best = best === undefined ? b : this.#better(best, b)
     }
     return best
