@@ -36,7 +36,9 @@ const MAX_DRAWS = 8
  * release and decayed with the balancer's `latencyDecayMs`, default 10 s), read at the pick's time;
  * a backend without a sample counts `defaultRttMs`. A latency spike moves traffic away at once and
  * the estimate decays back, so a slow backend is retried eventually. With equal latencies it behaves
- * like `p2c()`. Weights only decide eligibility. O(1) per pick; no allocation.
+ * like `p2c()`. Weights only decide eligibility, but a backend in slow start (`@fulcrum/health`
+ * `slowStart()`, `weightFactor` < 1) costs `1 / weightFactor` times more, so it ramps up too.
+ * O(1) per pick; no allocation.
  *
  * Choose it when backends' latencies differ or change (mixed hardware, noisy neighbours, cross-zone
  * or cross-region pools), and release leases with their real outcome so the estimates stay honest.
@@ -127,11 +129,14 @@ class PeakEwmaSelector<Ctx> implements Selector<Ctx> {
     return this.#cost(b, now) < this.#cost(a, now) ? b : a
   }
 
-  /** `rtt × (inflight + 1)`, or the penalty for a backend with a zero estimate and work in flight. */
+  /**
+   * `rtt × (inflight + 1)`, or the penalty for a backend with a zero estimate and work in flight;
+   * divided by the slow-start factor.
+   */
   #cost(b: Backend, now: number): number {
     const latency = b.latency
     const rtt = latency.hasSample ? latency.value(now) : this.#defaultRtt
-    if (rtt === 0 && b.inflight > 0) return this.#penalty + b.inflight
-    return rtt * (b.inflight + 1)
+    if (rtt === 0 && b.inflight > 0) return (this.#penalty + b.inflight) / b.weightFactor
+    return (rtt * (b.inflight + 1)) / b.weightFactor
   }
 }
