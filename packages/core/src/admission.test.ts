@@ -6,6 +6,7 @@ import type { LeaseSlot } from './lease.js'
 import type { Plugin } from './plugin.js'
 
 const urls = ['http://127.0.0.1:9001', 'http://127.0.0.1:9002']
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
 const slot = (): LeaseSlot => ({ backend: undefined, startedAt: 0, held: false })
 
 /** A limiter of `max` held picks with an unbounded FIFO queue: the shape `@fulcrum/breaker` implements. */
@@ -115,14 +116,37 @@ describe('admission hooks', () => {
     const lb = createBalancer().backends(urls).use(limit).build()
     let release!: () => void
     const first = lb.execute({}, () => new Promise<string>((r) => (release = () => r('one'))))
-    await Promise.resolve()
+    await tick()
     const second = lb.execute({}, () => 'two')
-    await Promise.resolve()
+    await tick()
     expect(limit.waiting).toBe(1)
     release()
     expect(await first).toBe('one')
     expect(await second).toBe('two')
     expect(limit.held).toBe(0)
+  })
+
+  it("execute()'s overall deadline bounds the time spent queued", async () => {
+    const lb = createBalancer().backends(urls).use(limiter(0)).retry({ retries: 0, timeoutMs: 20 }).build()
+    await expect(lb.execute({}, () => 'never')).rejects.toMatchObject({ code: 'FULCRUM_ERR_TIMEOUT' })
+  })
+
+  it('acquireBackend() (affinity) honours admit()', () => {
+    const lb = createBalancer()
+      .backends(urls)
+      .use({ name: 'gate', admit: () => false })
+      .build()
+    const s = slot()
+    expect(lb.acquireBackend(lb.backends()[0]!, {}, s)).toBe(false)
+    expect(s.held).toBe(false)
+  })
+
+  it('uses the plugin retryAfterMs on OverloadError', () => {
+    const lb = createBalancer()
+      .backends(urls)
+      .use({ name: 'gate', admit: () => false, retryAfterMs: 2_500 })
+      .build()
+    expect(() => lb.pick()).toThrow(expect.objectContaining({ retryAfterMs: 2_500 }))
   })
 
   it('without a queueing plugin acquireAsync() is acquire()', async () => {

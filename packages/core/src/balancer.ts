@@ -43,6 +43,10 @@ export interface BalancerSnapshot {
   readonly backends: readonly BackendSnapshot[]
 }
 
+function overload<Ctx>(plugin: Plugin<Ctx>, reason: string): OverloadError {
+  return new OverloadError(plugin.name, reason, plugin.retryAfterMs)
+}
+
 /** Picks per call at most, when plugins keep vetoing candidates, before the pick gives up. */
 const MAX_VETOES = 32
 const EMPTY_CTX: PickContext = Object.freeze({})
@@ -134,8 +138,9 @@ export class Balancer<Ctx = PickContext> {
       },
       setWeightFactor: (b: Backend, factor: number) => {
         checkNumber('weightFactor', factor, { min: 0, max: 1, minExclusive: true })
-        this.#pool.setWeightFactor(b, factor)
+        if (this.#pool.get(b.id) === b) this.#pool.setWeightFactor(b, factor)
       },
+      update: <T>(fn: () => T) => this.#pool.batch(fn),
       scheduler: sharedScheduler(this.clock),
       emit: <E extends PluginEventName>(event: E, ...args: BalancerEvents[E]) => this.emit(event, ...args),
       on: <E extends BalancerEventName>(event: E, listener: BalancerListener<E>) => {
@@ -172,7 +177,7 @@ export class Balancer<Ctx = PickContext> {
     if (slot.held) this.release(slot)
     const admit = this.#admit
     for (let i = 0; i < admit.length; i++)
-      if (!admit[i]!.admit!(ctx)) throw new OverloadError(admit[i]!.name, 'admission refused')
+      if (!admit[i]!.admit!(ctx)) throw overload(admit[i]!, 'admission refused')
     const skip = tried ?? this.#scratch
     const base = skip.size
     const now = this.clock.now()
@@ -199,7 +204,7 @@ export class Balancer<Ctx = PickContext> {
     if (picked === undefined && failing !== undefined && this.#veto(failing, ctx) === undefined)
       picked = failing
     if (picked === undefined) {
-      if (full !== undefined) throw new OverloadError(full.name, 'every backend is at its limit')
+      if (full !== undefined) throw overload(full, 'every backend is at its limit')
       const snap = this.#pool.snapshot
       throw new NoBackendError(snap.all.length, snap.eligible.length)
     }
@@ -233,6 +238,8 @@ export class Balancer<Ctx = PickContext> {
     if (slot.held) this.release(slot)
     if (this.#pool.get(backend.id) !== backend || backend.admin === 'disabled') return false
     if (backend.health !== 'healthy' && !this.#pool.snapshot.panic) return false
+    const admit = this.#admit
+    for (let i = 0; i < admit.length; i++) if (!admit[i]!.admit!(ctx)) return false
     const now = this.clock.now()
     if (this.#recentlyFailed(backend, now) || this.#veto(backend, ctx) !== undefined) return false
     this.#hold(backend, ctx, slot, now)

@@ -49,7 +49,8 @@ export interface BalancerOptions {
    * last failure; then it gets picks again, and one more failure starts a new window. If every
    * candidate failed recently, the pick fails open and uses one of them. 0 disables it; outlier
    * detection (`@fulcrum/health`) is the full-featured version and supersedes it: with an outlier
-   * detector configured, the default is 0. @default 3 (0 with outlier detection)
+   * detector or a circuit breaker configured (a plugin with `passive: true`), the default is 0.
+   * @default 3 (0 with outlier detection or a breaker)
    */
   readonly maxFails?: number
   /** How long a backend that reached `maxFails` is avoided, in ms (NGINX `fail_timeout`). @default 10_000 */
@@ -154,7 +155,9 @@ export class BalancerBuilder<Ctx = PickContext> {
     const panicThreshold = optionalNumber('panicThreshold', o.panicThreshold, 0.5, { min: 0, max: 1 })
     const panicMode =
       o.panicMode === undefined ? 'all' : checkOneOf('panicMode', o.panicMode, ['all', 'fail'])
-    const passive = s.health.some((h) => (h as { passive?: unknown } | null)?.passive === true)
+    const passive = [...s.health, ...s.plugins].some(
+      (p) => (p as { passive?: unknown } | null)?.passive === true,
+    )
     const maxFails = optionalNumber('maxFails', o.maxFails, passive ? 0 : 3, {
       min: 0,
       max: 1_000_000,

@@ -66,7 +66,7 @@ export async function execute<Ctx, T>(
     let backend: Backend
     try {
       backend = host.queues
-        ? await host.acquireAsync(ctx, slot, tried, userSignal)
+        ? await queuedAcquire(host, ctx, slot, tried, userSignal, deadline - clock.now(), timeoutMs)
         : host.acquire(ctx, slot, tried)
     } catch (err) {
       // Out of untried backends: the previous attempt's error says more than "no backend".
@@ -112,6 +112,32 @@ export async function execute<Ctx, T>(
     }
     host.emit('request:retry', { backend, retry: attempt + 1, delayMs: delay, error: lastError })
     if (delay > 0) await sleep(clock, delay, userSignal)
+  }
+}
+
+/** `acquireAsync()` bounded by the caller's signal and the overall deadline (time queued counts). */
+async function queuedAcquire<Ctx>(
+  host: ExecuteHost<Ctx>,
+  ctx: Ctx,
+  slot: LeaseSlot,
+  tried: BackendSet,
+  userSignal: AbortSignal | undefined,
+  remainingMs: number,
+  timeoutMs: number,
+): Promise<Backend> {
+  if (!Number.isFinite(remainingMs)) return host.acquireAsync(ctx, slot, tried, userSignal)
+  const ac = new AbortController()
+  const onAbort = (): void => ac.abort(userSignal?.reason)
+  userSignal?.addEventListener('abort', onAbort, { once: true })
+  const timer = host.clock.setTimer(
+    () => ac.abort(new DeadlineExceededError(timeoutMs)),
+    Math.max(0, remainingMs),
+  )
+  try {
+    return await host.acquireAsync(ctx, slot, tried, ac.signal)
+  } finally {
+    host.clock.clearTimer(timer)
+    userSignal?.removeEventListener('abort', onAbort)
   }
 }
 

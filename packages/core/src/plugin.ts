@@ -45,6 +45,8 @@ export interface BalancerControl {
    * strategies keep using the configured weight, so keys do not move during a ramp.
    */
   setWeightFactor(backend: Backend, factor: number): void
+  /** Runs `fn` and publishes one snapshot (one strategy rebuild) for all the changes it makes. */
+  update<T>(fn: () => T): T
   /** The timer heap shared by everything on this balancer's clock: schedule work here, not with timers of your own. */
   readonly scheduler: Scheduler
   /** Emits a plugin event (`health:check`, `breaker:state`, `request:rejected`) to the balancer's listeners. */
@@ -90,6 +92,14 @@ export interface Plugin<Ctx = PickContext> {
    * whose every candidate it vetoed fails with `OverloadError` instead of `NoBackendError`.
    */
   readonly overload?: boolean
+  /** The `retryAfterMs` of the `OverloadError` core raises for this plugin's refusals. @default 1000 */
+  readonly retryAfterMs?: number
+  /**
+   * True for passive failure detectors (outlier detection, circuit breakers): when one is
+   * configured, the balancer's built-in `maxFails` avoidance is off unless the balancer options set
+   * `maxFails` explicitly.
+   */
+  readonly passive?: boolean
   /**
    * The queue of an admission plugin: resolves when capacity may be free (the caller then picks
    * again), rejects with `OverloadError` when the queue is full or `queuedAt` + the queue timeout
@@ -106,11 +116,6 @@ export interface Plugin<Ctx = PickContext> {
  */
 export interface HealthCheck<Ctx = PickContext> extends Plugin<Ctx> {
   start(control: BalancerControl): void
-  /**
-   * True for passive detectors (outlier detection): when one is configured, the balancer's built-in
-   * `maxFails` avoidance is off unless the balancer options set `maxFails` explicitly.
-   */
-  readonly passive?: boolean
 }
 
 /** Labels attached to a metric sample. */

@@ -64,7 +64,8 @@ export class Pool {
     if (old !== undefined && old.address === fresh.address) {
       this.#retired.delete(fresh.id)
       old.weight = fresh.weight
-      old.effectiveWeight = fresh.weight * old.weightFactor
+      old.weightFactor = 1
+      old.effectiveWeight = fresh.weight
       old.admin = fresh.admin
       old.meta = fresh.meta
       b = old
