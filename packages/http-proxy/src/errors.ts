@@ -1,6 +1,10 @@
-import { type FailureKind, FulcrumError } from '@fulcrum/core'
+import { type FailureKind, FulcrumError, isFulcrumError, type OverloadError } from '@fulcrum/core'
 
-/** Every error code the HTTP proxy creates. */
+/**
+ * Every error code the HTTP proxy creates. `FULCRUM_ERR_OVERLOAD` (503 with `Retry-After`) is an
+ * admission plugin's `OverloadError` refusing the pick, or a queued pick timing out: no backend was
+ * involved, so the request is neither retried elsewhere nor booked against a backend.
+ */
 export type HttpProxyErrorCode =
   | 'FULCRUM_ERR_BAD_REQUEST'
   | 'FULCRUM_ERR_UPSTREAM_CONNECT'
@@ -13,6 +17,8 @@ export type HttpProxyErrorCode =
   | 'FULCRUM_ERR_HOOK'
   | 'FULCRUM_ERR_PROXY_CLOSED'
   | 'FULCRUM_ERR_BODY_CONSUMED'
+  /** Admission control refused the request (a full concurrency limit or queue, a queue timeout). */
+  | 'FULCRUM_ERR_OVERLOAD'
 
 /**
  * Where in the life of a request an error happened:
@@ -155,6 +161,29 @@ export function noBackendError(cause: unknown, retryAfterSeconds: number): Proxy
     cause,
     retryAfterSeconds,
   })
+}
+
+/** @internal True for the core's `OverloadError` (by code, so a second copy of the package counts too). */
+export function isOverload(err: unknown): err is OverloadError {
+  return isFulcrumError(err) && err.code === 'FULCRUM_ERR_OVERLOAD'
+}
+
+/**
+ * @internal The error of a refused admission: 503 with `Retry-After` of the plugin's hint rounded
+ * up to seconds (at least 1). Booked nowhere: nothing was acquired.
+ */
+export function overloadError(cause: OverloadError): ProxyError {
+  const ms = cause.retryAfterMs
+  const retryAfterSeconds = Number.isFinite(ms) && ms > 1_000 ? Math.ceil(ms / 1_000) : 1
+  return new ProxyError('FULCRUM_ERR_OVERLOAD', 503, 'connect', 'overload', cause.message, {
+    cause,
+    retryAfterSeconds,
+  })
+}
+
+/** @internal The error of a failed pick: {@link overloadError} for an `OverloadError`, else {@link noBackendError}. */
+export function pickError(cause: unknown): ProxyError {
+  return isOverload(cause) ? overloadError(cause) : noBackendError(cause, 1)
 }
 
 /** @internal The client went away before the response was complete. */

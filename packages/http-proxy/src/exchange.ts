@@ -13,9 +13,9 @@ import {
   clientAbortedError,
   deadlineError,
   hookError,
-  noBackendError,
   type ProxyError,
   type ProxyPhase,
+  pickError,
   statusError,
   upstreamError,
 } from './errors.js'
@@ -23,6 +23,7 @@ import { ExchangeContext, Stage } from './exchange-context.js'
 import { writeError, writeInformational } from './local-answers.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
 import { prepareRequest } from './prepare.js'
+import { waitInQueue } from './queued-pick.js'
 import { bufferBody, RequestBody } from './request-body.js'
 import { setHost } from './request-head.js'
 import { type RawHeaders, rawHeader, responseHeaders, retryAfterMs, trailerPairs } from './response-head.js'
@@ -82,6 +83,8 @@ export class ProxyExchange extends ExchangeContext {
   #same: Backend | undefined = undefined
   #lastError: ProxyError | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** @internal The first pick's wait in the admission queue; aborted when the client goes or the deadline passes. */
+  queued: AbortController | undefined = undefined
 
   /** @internal Follows the response: its `close` ends the exchange (and calls `onLog`). */
   follow(): void {
@@ -128,7 +131,8 @@ export class ProxyExchange extends ExchangeContext {
 
   /**
    * @internal Acquires a backend into this slot: the sticky cookie's backend on the first attempt,
-   * else the strategy's pick among backends not in `tried`. Returns the error when none is eligible.
+   * else the strategy's pick among backends not in `tried`. Returns the error when none is eligible
+   * or admission control refused (after a failed attempt: that attempt's error).
    */
   pick(tried: BackendSet | undefined): ProxyError | undefined {
     const core = this.core
@@ -148,7 +152,7 @@ export class ProxyExchange extends ExchangeContext {
       this.pinned = pinned
       return undefined
     } catch (err) {
-      return this.#lastError ?? noBackendError(err, 1)
+      return this.#lastError ?? pickError(err)
     }
   }
 
@@ -178,18 +182,26 @@ export class ProxyExchange extends ExchangeContext {
   }
 
   #attempt(): void {
-    const core = this.core
-    const balancer = core.balancer
-    const config = core.config
+    const balancer = this.core.balancer
     const same = this.#same
     this.#same = undefined
     if (same === undefined || !balancer.acquireBackend(same, this.pickContext as never, this)) {
       const failed = this.pick(this.#tried)
       if (failed !== undefined) {
-        this.fail(failed)
+        // Only a first pick queues (a retry answers its attempt's error): see queued-pick.ts.
+        if (failed.code === 'FULCRUM_ERR_OVERLOAD' && balancer.queues) waitInQueue(this)
+        else this.fail(failed)
         return
       }
     }
+    this.send()
+  }
+
+  /** @internal Sends the attempt on the backend held in this slot. */
+  send(): void {
+    const core = this.core
+    const balancer = core.balancer
+    const config = core.config
     const backend = this.backend!
     if (++this.attempts === 1 && !this.#raced && config.retries > 0)
       balancer.retryPolicy.budget?.deposit(this.startedAt)
@@ -397,7 +409,9 @@ export class ProxyExchange extends ExchangeContext {
     const phase: ProxyPhase = this.stage >= Stage.Body ? 'response-body' : 'response-headers'
     const error = deadlineError(phase, this.backend?.id)
     if (this.#timer !== undefined) clearTimeout(this.#timer)
-    if (this.held) {
+    const queued = this.queued
+    queued?.abort(error)
+    if (this.held && queued === undefined) {
       this.#override = error
       this.#abort?.(error)
     } else this.fail(error)
@@ -451,6 +465,7 @@ export class ProxyExchange extends ExchangeContext {
           this.backend?.id,
         )
       if (this.#timer !== undefined) clearTimeout(this.#timer)
+      this.queued?.abort(this.error)
       if (this.held) {
         this.core.balancer.release(this, CANCELLED)
         this.#abort?.(this.error)

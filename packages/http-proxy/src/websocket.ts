@@ -10,7 +10,7 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { BackendSet, CANCELLED } from '@fulcrum/core'
-import { clientAbortedError, type ProxyError, upstreamError } from './errors.js'
+import { clientAbortedError, type ProxyError, pickError, upstreamError } from './errors.js'
 import { type ProxyCore, ProxyExchange } from './exchange.js'
 import { isHopByHop } from './hop-by-hop.js'
 import { failureOutcome, statusOutcome } from './outcomes.js'
@@ -98,10 +98,33 @@ export function relayWebSocket(core: ProxyCore, req: IncomingMessage, socket: Du
 
   const attempt = (): void => {
     const failed = x.pick(tried)
-    if (failed !== undefined) {
-      fail(last ?? failed)
-      return
+    if (failed === undefined) send()
+    else if (failed.code === 'FULCRUM_ERR_OVERLOAD' && last === undefined && balancer.queues) queue()
+    else fail(last ?? failed)
+  }
+
+  // A handshake refused by a queueing admission plugin waits for capacity, until the client leaves.
+  const queue = (): void => {
+    const ac = new AbortController()
+    const gone = (): void => ac.abort(clientAbortedError('upgrade', undefined))
+    socket.once('close', gone)
+    const settled = (err: unknown): void => {
+      socket.off('close', gone)
+      if (!ac.signal.aborted) {
+        if (err !== undefined) fail(pickError(err))
+        else {
+          x.pinned = false
+          send()
+        }
+        return
+      }
+      balancer.release(x, CANCELLED) // acquired just as the client left
+      x.endUpgrade(0, ac.signal.reason as ProxyError)
     }
+    balancer.acquireAsync(x.pickContext as never, x, tried, ac.signal).then(() => settled(undefined), settled)
+  }
+
+  const send = (): void => {
     const backend = x.backend!
     const attempts = x.countAttempt()
     if (!config.preserveHost || x.host === undefined) setHost(headers, backend.address)

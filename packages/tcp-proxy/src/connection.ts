@@ -17,6 +17,7 @@ import type { ProxyHub } from './hub.js'
 import { clientOnClose, clientOnError, dial, endClientLater, endUpstreamLater } from './lifecycle.js'
 import { readPreamble } from './preamble.js'
 import { encodeProxyHeader } from './proxy-protocol/encode.js'
+import { isOverload, waitInQueue } from './queued-pick.js'
 import {
   armIdle,
   attachBlackhole,
@@ -75,6 +76,8 @@ export class TcpConnection implements LeaseSlot, LiveTraffic {
   reason: TcpCloseReason | undefined = undefined
   failure: FailureKind | undefined = undefined
   error: unknown = undefined
+  /** The first pick's wait in the admission queue; aborted when the client goes. */
+  queued: AbortController | undefined = undefined
 
   constructor(hub: ProxyHub, id: number, client: net.Socket) {
     this.hub = hub
@@ -125,10 +128,19 @@ export class TcpConnection implements LeaseSlot, LiveTraffic {
     try {
       backend = this.balancer!.acquire(this.ctx, this, this.tried)
     } catch (error) {
-      if (failed === undefined) this.fail('no-backend', error)
-      else this.fail('connect-failed', this.lastError)
+      // A refused first pick waits in the admission queue when a plugin queues (the client stays
+      // paused, its early bytes buffered); a failover's refused pick ends with the connect error.
+      if (failed !== undefined) this.fail('connect-failed', this.lastError)
+      else if (!isOverload(error)) this.fail('no-backend', error)
+      else if (this.balancer!.queues) waitInQueue(this)
+      else this.fail('overload', error)
       return
     }
+    this.use(backend, failed)
+  }
+
+  /** Connects to `backend`, just acquired into this slot (failing over from `failed`). */
+  use(backend: Backend, failed?: Backend): void {
     this.attempts++
     this.tried.add(backend)
     if (failed !== undefined) this.hub.retried(this, failed, backend)
@@ -196,10 +208,15 @@ export class TcpConnection implements LeaseSlot, LiveTraffic {
     if (this.clientEnded) this.clientEnd()
   }
 
-  /** The client sent its FIN (`'end'`). Before a backend is connected it is only noted. */
+  /**
+   * The client sent its FIN (`'end'`). While connecting it is only noted (forwarded once connected);
+   * while queued the client leaves the queue: a paused socket only ends with nothing unread, and a
+   * client that sent nothing and left must not hold a queue place.
+   */
   clientEnd(): void {
     if (this.state === OPEN) endUpstreamSide(this)
     else if (this.state === BLACKHOLE) this.teardown('end', 'cancelled')
+    else if (this.queued !== undefined) this.teardown('client-gone', 'cancelled')
   }
 
   #opened(): void {
@@ -241,6 +258,7 @@ export class TcpConnection implements LeaseSlot, LiveTraffic {
       }
     } else if (this.state < OPEN) {
       this.setCause('client-gone', 'cancelled', undefined)
+      this.queued?.abort(this.error)
       if (up !== undefined && !this.upstreamClosed) up.destroy()
     }
     this.#tryFinish()

@@ -4,6 +4,8 @@ import type { TcpContext } from './types.js'
 /**
  * Why a connection could not be relayed (`connection:error`), and then closed:
  * - `no-backend`: the balancer had no eligible backend (`NoBackendError`) or was closed.
+ * - `overload`: admission control refused the connection (`OverloadError`, `FULCRUM_ERR_OVERLOAD`:
+ *   a full concurrency limit or queue, or the queue timeout passed); no backend was tried.
  * - `no-route`: the `route` function returned no balancer, or `route` or `key` threw
  *   (`NoRouteError`, with what was thrown as `cause`).
  * - `connect-failed`: every attempt failed (refused, unreachable, `ConnectTimeoutError`); `error`
@@ -14,6 +16,7 @@ import type { TcpContext } from './types.js'
  */
 export type TcpErrorReason =
   | 'no-backend'
+  | 'overload'
   | 'no-route'
   | 'connect-failed'
   | 'untrusted'
@@ -28,7 +31,8 @@ export type TcpErrorReason =
  *   (released as `cancelled`).
  * - `upstream-reset`: the backend reset or broke the connection after it was established; the
  *   client's side was reset after the bytes already received were flushed (released as `reset`).
- * - `client-gone`: the client left before a backend was connected (released as `cancelled`).
+ * - `client-gone`: the client left before a backend was connected (released as `cancelled`); while
+ *   waiting in an admission queue, a FIN with no byte sent counts as leaving.
  * - `fault`: a fault-injection stream broke the connection (released as `reset`).
  * - `drain`: still open when `close({ graceMs })` ran out of grace (released as `cancelled`).
  */

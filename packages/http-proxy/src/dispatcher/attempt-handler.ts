@@ -3,12 +3,13 @@
  * (undici 7's `Client` speaks that API natively, so no adapter is allocated). It picks a backend,
  * relays the response, retries safe failures and retryable statuses on backends not yet tried, and
  * releases every attempt exactly once. Besides this object, a request allocates only the `abort`
- * function the legacy handler API hands to the caller.
+ * function the legacy handler API hands to the caller — and, when a queueing admission plugin
+ * refuses its first pick, what the wait in the queue takes (`acquireAsync`, an `AbortController`).
  */
 import type { Duplex } from 'node:stream'
 import { BackendSet, CANCELLED } from '@fulcrum/core'
 import { type Dispatcher, errors } from 'undici'
-import { deadlineError, statusError, upstreamError } from '../errors.js'
+import { deadlineError, isOverload, statusError, upstreamError } from '../errors.js'
 import { failureOutcome, statusOutcome } from '../outcomes.js'
 import { rawHeader, retryAfterMs } from '../response-head.js'
 import { retryDelay } from '../retry-rules.js'
@@ -23,6 +24,12 @@ function onRetryTimer(a: AttemptHandler): void {
 function onDeadline(a: AttemptHandler): void {
   a.deadlinePassed()
 }
+function onGranted(this: AttemptHandler): void {
+  this.dequeued(undefined)
+}
+function onRefused(this: AttemptHandler, err: unknown): void {
+  this.dequeued(err ?? new errors.RequestAbortedError())
+}
 
 /** @internal The per-request handler of a balanced dispatcher. */
 export class AttemptHandler extends RequestState {
@@ -35,6 +42,7 @@ export class AttemptHandler extends RequestState {
   #delay = 0
   #kept: KeptAnswer | undefined = undefined
   #deadline: ReturnType<typeof setTimeout> | undefined = undefined
+  #queued: AbortController | undefined = undefined
 
   /** The backends this request already tried (for the retry decision). */
   get tried(): BackendSet | undefined {
@@ -59,14 +67,49 @@ export class AttemptHandler extends RequestState {
 
   #attempt(): void {
     const core = this.core
-    let upstream: Dispatcher
     try {
       const c = core.config.context
       this.#ctx ??= c === undefined ? this : c(this.options)
       core.balancer.acquire(this.#ctx as never, this, this.#tried)
+    } catch (err) {
+      // A refused first pick waits in the admission queue when a plugin queues; a retry gives up.
+      if (isOverload(err) && this.attempts === 0 && core.balancer.queues) this.#queue()
+      else this.#giveUp(err)
+      return
+    }
+    this.#dispatch()
+  }
+
+  /** The slow path: waits for capacity; `dispatch()` has returned long before the pick completes. */
+  #queue(): void {
+    const ac = new AbortController()
+    this.#queued = ac
+    this.core.balancer
+      .acquireAsync(this.#ctx as never, this, undefined, ac.signal)
+      .then(onGranted.bind(this), onRefused.bind(this))
+  }
+
+  /** @internal The admission queue answered: `err` undefined when a backend was acquired. */
+  dequeued(err: unknown): void {
+    const aborted = this.#queued?.signal.aborted === true
+    this.#queued = undefined
+    const done = aborted || this.stage === Stage.DONE
+    if (done || (err === undefined && this.core.destroyed)) {
+      // Acquired just as it was aborted, or the dispatcher was destroyed meanwhile.
+      if (this.held) this.core.balancer.release(this, CANCELLED)
+      if (!done) this.#giveUp(new errors.ClientDestroyedError())
+    } else if (err !== undefined) this.#giveUp(err)
+    else this.#dispatch()
+  }
+
+  /** Sends the attempt to the backend held in this slot. */
+  #dispatch(): void {
+    const core = this.core
+    let upstream: Dispatcher
+    try {
       upstream = core.upstreams.get(this.backend!)
     } catch (err) {
-      if (this.held) core.balancer.release(this, failureOutcome('error'))
+      core.balancer.release(this, failureOutcome('error'))
       this.#giveUp(err)
       return
     }
@@ -97,6 +140,7 @@ export class AttemptHandler extends RequestState {
     this.markAborted(err)
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#queued?.abort(err)
     if (this.held) this.core.balancer.release(this, CANCELLED)
     const upstream = this.#abortUpstream
     this.#abortUpstream = null

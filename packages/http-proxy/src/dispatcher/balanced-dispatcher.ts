@@ -70,9 +70,13 @@ class DispatcherCore implements AttemptCore {
  *
  * Errors reach the caller as undici reported them (`ECONNREFUSED`, `UND_ERR_SOCKET`,
  * `UND_ERR_CONNECT_TIMEOUT` …); when no backend can be picked the caller gets the balancer's
- * `NoBackendError` (`FULCRUM_ERR_NO_BACKEND`), or `BalancerClosedError` once it was closed. Requests
- * to backends go with the backend's host as `Host` unless the caller sets one. `dispatch()` always
- * returns true: the per-backend pools queue requests, and no `drain` event is emitted.
+ * `NoBackendError` (`FULCRUM_ERR_NO_BACKEND`), or `BalancerClosedError` once it was closed. When an
+ * admission plugin refuses the pick, the caller gets its `OverloadError` (`FULCRUM_ERR_OVERLOAD`,
+ * with `retryAfterMs`), and nothing is retried; with a queueing plugin the request first waits in
+ * its queue (aborting the request leaves the queue). A retry's refused pick ends the request with
+ * the previous attempt's error instead. Requests to backends go with the backend's host as `Host`
+ * unless the caller sets one. `dispatch()` always returns true: the per-backend pools queue
+ * requests, and no `drain` event is emitted.
  *
  * Create one with {@link createBalancedDispatcher}; close it with `close()`, `destroy()` or
  * `await using`.
