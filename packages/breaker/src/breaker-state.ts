@@ -8,13 +8,13 @@ import {
   type BreakerState,
   equalJitterBackoff,
   type Random,
-  RollingWindow,
   type ScheduledEntry,
   type ScheduledTask,
   type Scheduler,
 } from '@fulcrum/core'
 import type { ResolvedBreakerOptions } from './breaker-options.js'
 import { FAILURE, NEUTRAL, type Verdict } from './failure-filter.js'
+import { OutcomeWindow } from './outcome-window.js'
 
 /** @internal What a breaker state needs from its plugin. */
 export interface BreakerHost {
@@ -47,17 +47,13 @@ export class BackendBreaker implements ScheduledTask {
   stragglers = 0
   entry: ScheduledEntry | undefined
   readonly #host: BreakerHost
-  readonly #requests: RollingWindow | undefined
-  readonly #failures: RollingWindow | undefined
+  readonly #window: OutcomeWindow | undefined
 
   constructor(backend: Backend, host: BreakerHost) {
     this.backend = backend
     this.#host = host
     const o = host.options
-    if (o.failureRatio > 0) {
-      this.#requests = new RollingWindow(o.windowMs, BUCKETS)
-      this.#failures = new RollingWindow(o.windowMs, BUCKETS)
-    }
+    if (o.failureRatio > 0) this.#window = new OutcomeWindow(o.windowMs, BUCKETS)
   }
 
   /** May this backend take the pick? Closed: yes; open: no; half-open: while probes are left. */
@@ -98,23 +94,21 @@ export class BackendBreaker implements ScheduledTask {
   #closedRelease(verdict: Verdict, inflight: number, now: number): void {
     if (verdict === NEUTRAL) return
     const o = this.#host.options
-    const requests = this.#requests
-    const failures = this.#failures
-    requests?.add(1, now)
+    const window = this.#window
+    window?.record(verdict === FAILURE, now)
     if (verdict !== FAILURE) {
       this.consecutiveFailures = 0
       return
     }
-    failures?.add(1, now)
     const n = ++this.consecutiveFailures
     if (o.consecutiveFailures > 0 && n >= o.consecutiveFailures) {
       this.#open(`${n} consecutive failures`, inflight)
       return
     }
-    if (requests === undefined || failures === undefined) return
-    const total = requests.sum(now)
+    if (window === undefined) return
+    const total = window.requests(now)
     if (total < o.minRequests) return
-    const ratio = failures.sum(now) / total
+    const ratio = window.failures() / total
     if (ratio >= o.failureRatio)
       this.#open(`failure ratio ${ratio.toFixed(2)} ≥ ${o.failureRatio} over ${total} requests`, inflight)
   }
@@ -142,8 +136,7 @@ export class BackendBreaker implements ScheduledTask {
     this.probesInFlight = 0
     this.probeSuccesses = 0
     this.consecutiveFailures = 0
-    this.#requests?.reset()
-    this.#failures?.reset()
+    this.#window?.reset()
     this.#host.transition(this, 'half-open', reason)
   }
 

@@ -98,6 +98,8 @@ class CircuitBreakerPlugin implements CircuitBreaker, BreakerHost {
   #control: BalancerControl | undefined
   #unsubscribe: (() => void) | undefined
   #closed = false
+  /** Breakers not closed: while 0, accept and onAcquire need no lookup. */
+  #tripped = 0
 
   constructor(options: ResolvedBreakerOptions) {
     this.options = options
@@ -136,12 +138,13 @@ class CircuitBreakerPlugin implements CircuitBreaker, BreakerHost {
   }
 
   accept(backend: Backend): boolean {
+    if (this.#tripped === 0) return true
     const s = this.#states.get(backend.id)
     return s === undefined || s.accepts()
   }
 
   onAcquire(backend: Backend): void {
-    this.#states.get(backend.id)?.acquired()
+    if (this.#tripped !== 0) this.#states.get(backend.id)?.acquired()
   }
 
   onRelease(backend: Backend, outcome: Outcome, latencyMs: number, now: number): void {
@@ -151,6 +154,8 @@ class CircuitBreakerPlugin implements CircuitBreaker, BreakerHost {
   }
 
   transition(s: BackendBreaker, from: BreakerState, reason: string): void {
+    if (from === 'closed') this.#tripped++
+    else if (s.state === 'closed') this.#tripped--
     this.#control!.emit('breaker:state', { backend: s.backend, from, to: s.state, reason })
   }
 
