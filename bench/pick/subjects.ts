@@ -3,15 +3,19 @@
  * namespace, so that a factory not written yet is skipped, not a compile error), diagnostic variants,
  * reference floors and the `hashring` npm package, each turned into a {@link Case} at a pool size.
  */
+import { circuitBreaker, concurrencyLimit } from '@fulcrum/breaker'
 import {
   type Balancer,
   type Clock,
   createBalancer,
+  type HealthCheck,
   type LeaseSlot,
+  type Plugin,
   p2c,
   type Strategy,
   systemClock,
 } from '@fulcrum/core'
+import { outlierDetection } from '@fulcrum/health'
 import * as S from '@fulcrum/strategies'
 import HashRing from 'hashring'
 import { acquireLoop, clockFloorLoop, floorLoop, hashringLoop, pickLoop, randomFloorLoop } from './loops.js'
@@ -39,6 +43,8 @@ export interface Subject {
   readonly thaw?: boolean
   /** Floor only: read the frozen array the pool publishes instead of a plain copy. */
   readonly frozen?: boolean
+  /** Health checks and plugins on the pick/release path (fresh instances per case). */
+  readonly extras?: () => { readonly health?: readonly HealthCheck[]; readonly use?: readonly Plugin[] }
 }
 
 let tick = 0
@@ -92,6 +98,31 @@ export const SUBJECTS: readonly Subject[] = [
   fromLib('rendezvous'),
   fromLib('boundedLoad'),
   { name: 'sticky(roundRobin())', kind: 'strategy', strategy: stickyRoundRobin },
+  // What breaker, outlier detection and admission control add to pick + release.
+  {
+    name: 'p2c + circuitBreaker',
+    kind: 'strategy',
+    strategy: () => p2c(),
+    extras: () => ({ use: [circuitBreaker()] }),
+  },
+  {
+    name: 'p2c + outlierDetection',
+    kind: 'strategy',
+    strategy: () => p2c(),
+    extras: () => ({ health: [outlierDetection()] }),
+  },
+  {
+    name: 'p2c + breaker + outlier',
+    kind: 'strategy',
+    strategy: () => p2c(),
+    extras: () => ({ health: [outlierDetection()], use: [circuitBreaker()] }),
+  },
+  {
+    name: 'p2c + concurrencyLimit',
+    kind: 'strategy',
+    strategy: () => p2c(),
+    extras: () => ({ use: [concurrencyLimit({ maxRequests: 1_000_000, maxRequestsPerBackend: 100_000 })] }),
+  },
   // Diagnostics: what the clock costs, and what frozen arrays cost.
   { name: 'p2c (tick clock)', kind: 'strategy', strategy: () => p2c(), tickClock: true },
   fromLib('roundRobin', { name: 'roundRobin (tick clock)', tickClock: true }),
@@ -155,7 +186,10 @@ export function makeCase(subject: Subject, n: number, tick = subject.tickClock =
   }
   let lb: Balancer
   try {
-    const builder = createBalancer().backends(specs).strategy(strategy)
+    let builder = createBalancer().backends(specs).strategy(strategy)
+    const extras = subject.extras?.()
+    for (const h of extras?.health ?? []) builder = builder.health(h)
+    for (const p of extras?.use ?? []) builder = builder.use(p)
     lb = (tick ? builder.clock(tickClock) : builder).build()
   } catch (err) {
     return `build threw: ${(err as Error).message}`

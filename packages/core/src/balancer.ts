@@ -139,6 +139,11 @@ export class Balancer<Ctx = PickContext> {
       setWeightFactor: (b: Backend, factor: number) => {
         checkNumber('weightFactor', factor, { min: 0, max: 1, minExclusive: true })
         if (this.#pool.get(b.id) === b) this.#pool.setWeightFactor(b, factor)
+        else {
+          // Not a member (removed): no snapshot to publish, but keep the backend consistent.
+          b.weightFactor = factor
+          b.effectiveWeight = b.weight * factor
+        }
       },
       update: <T>(fn: () => T) => this.#pool.batch(fn),
       scheduler: sharedScheduler(this.clock),

@@ -118,7 +118,12 @@ export class Pool {
       reasons.set(source, reason)
     }
     const from = b.state
-    b.health = reasons.size === 0 ? 'healthy' : 'unhealthy'
+    const health = reasons.size === 0 ? 'healthy' : 'unhealthy'
+    // Only the reason changed: nothing a pick can see, so no snapshot and no strategy rebuild.
+    if (health === b.health) return
+    b.health = health
+    // Back in service per its health sources: a fresh start for the built-in maxFails avoidance.
+    if (health === 'healthy') b.counters.consecutiveFailures = 0
     if (b.state === from) {
       this.#changed()
       return

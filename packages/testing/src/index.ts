@@ -32,6 +32,7 @@ export {
   toDistribution,
   uniform,
 } from './distributions.js'
+export { probeSimulated } from './probe.js'
 export { type Seed, type SeededRandom, seededRandom } from './seeded-random.js'
 export { simulate } from './simulate.js'
 export type {

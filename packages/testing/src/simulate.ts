@@ -1,4 +1,5 @@
-import type { AttemptFn, Balancer, PickContext } from '@fulcrum/core'
+import type { AttemptFn, Backend, Balancer, PickContext } from '@fulcrum/core'
+import { registerSimulated } from './probe.js'
 import { Recorder } from './recorder.js'
 import { type ResolvedOptions, resolveOptions } from './resolve-options.js'
 import { type SeededRandom, seededRandom } from './seeded-random.js'
@@ -42,6 +43,10 @@ function microtasksDrained(): Promise<void> {
  * timeout, deadline) rejects at once. Arrivals stop at `durationMs`; requests in flight then finish.
  * Changes at the same virtual time apply in this order: backend joins, events and leaves (in
  * declaration order), then `actions`, then arrivals.
+ *
+ * Health checks run too, on the same virtual clock: give `fnCheck()` of `@fulcrum/health`
+ * `probeSimulated` to probe the synthetic backends. Their probes are not requests and appear in
+ * no counter; the run still ends when the last request does.
  *
  * Timers and promises outside the virtual clock (real `setTimeout`, real I/O in a plugin) are not
  * simulated: such requests end up in `requests.unfinished`.
@@ -105,6 +110,14 @@ class SimulationRun<Ctx> {
       .build()
     this.#lb = lb
     try {
+      // Ties each balancer backend to its synthetic one, for probeSimulated() (health checks). Health
+      // checks started in build() and probe on clock timers only, so nothing probed before this.
+      const register = (b: Backend): void => {
+        const sim = this.#sims.get(b.id)
+        if (sim !== undefined) registerSimulated(b, sim)
+      }
+      for (const b of lb.backends()) register(b)
+      lb.on('backend:add', register)
       const rec = this.#recorder
       lb.on('request:end', (e) => rec.attempt(e.backend.id, e.startedAt, e.outcome, e.latencyMs))
       lb.on('request:retry', () => rec.retries++)

@@ -85,7 +85,10 @@ export class SimulatedBackend {
   readonly #path: string
   readonly #clock: Clock
   readonly #random: SeededRandom
+  /** Latencies of health probes, drawn apart so that adding a health check leaves requests' draws alone. */
+  readonly #probeRandom: SeededRandom
   readonly #inflight = new Set<InFlight>()
+  readonly #probes = new Set<InFlight>()
 
   constructor(config: SimulatedBackendConfig) {
     this.id = config.id
@@ -94,6 +97,7 @@ export class SimulatedBackend {
     this.#errorRate = config.errorRate
     this.#clock = config.clock
     this.#random = config.random
+    this.#probeRandom = config.random.fork('probes')
   }
 
   /** False after a `die` event, until `recover`. */
@@ -136,6 +140,36 @@ export class SimulatedBackend {
     })
   }
 
+  /**
+   * One health probe, modelled as a `GET /healthz`: resolves after a latency drawn from the
+   * distribution (× `slow`) while the backend is alive, whatever its `errorRate`; rejects with
+   * `ECONNREFUSED` after 1 ms while it is dead, with `ECONNRESET` when it dies meanwhile, and with the
+   * signal's reason on abort. Not an attempt: `inflight` does not count it.
+   */
+  probe(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason)
+    let delay = REFUSE_MS
+    let failed: SimulatedFailure | undefined
+    if (!this.#alive) failed = failure('ECONNREFUSED', this.id)
+    else {
+      const sample = this.#latency.sample(this.#probeRandom)
+      if (typeof sample !== 'number' || !(sample >= 0) || !Number.isFinite(sample))
+        return Promise.reject(
+          new InvalidOptionError(
+            this.#path,
+            `the distribution returned ${String(sample)}, not a finite number ≥ 0`,
+          ),
+        )
+      delay = sample * this.#slow
+    }
+    return new Promise<void>((resolve, reject) => {
+      const entry = new InFlight(this.#probes, this.#clock, signal, this.id, failed, () => resolve(), reject)
+      this.#probes.add(entry)
+      entry.timer = this.#clock.setTimer(() => entry.settle(undefined), delay)
+      signal.addEventListener('abort', entry, { once: true })
+    })
+  }
+
   /** Applies a scheduled change. */
   apply(event: SimulatedBackendEvent): void {
     if (event.slow !== undefined) this.#slow = event.slow
@@ -144,9 +178,9 @@ export class SimulatedBackend {
     if (event.die) this.#die()
   }
 
-  /** Crashes: every attempt in flight fails with `ECONNRESET` now; later ones are refused. */
+  /** Crashes: every attempt and probe in flight fails with `ECONNRESET` now; later ones are refused. */
   #die(): void {
     this.#alive = false
-    for (const entry of [...this.#inflight]) entry.settle(failure('ECONNRESET', this.id))
+    for (const entry of [...this.#inflight, ...this.#probes]) entry.settle(failure('ECONNRESET', this.id))
   }
 }

@@ -1,0 +1,7 @@
+export type { ActiveCheckStatus, ActiveHealthCheck } from './checker.js'
+export { type CheckFn, type FnCheckOptions, fnCheck } from './fn-check.js'
+export { httpCheck } from './http-check.js'
+export type { BodyMatcher, HttpCheckMethod, HttpCheckOptions, HttpCheckTlsOptions } from './http-options.js'
+export type { ActiveCheckOptions } from './options.js'
+export type { StatusSpec } from './status-set.js'
+export { type TcpCheckOptions, tcpCheck } from './tcp-check.js'
