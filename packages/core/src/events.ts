@@ -7,7 +7,7 @@ export interface BackendStateEvent {
   readonly backend: Backend
   readonly from: BackendState
   readonly to: BackendState
-  /** Who or what changed it: `'drain'`, `'health:http: status 503'`, `'outlier: 5 consecutive failures'` … */
+  /** Who or what changed it: `'drain'`, `'active:http: status 503'`, `'outlier: 5 consecutive failures'` … */
   readonly reason: string
 }
 
@@ -72,7 +72,7 @@ export interface BreakerStateEvent {
   readonly backend: Backend
   readonly from: BreakerState
   readonly to: BreakerState
-  /** Why: `'5 consecutive failures'`, `'probe succeeded'`, `'backoff of 5000 ms elapsed'` … */
+  /** Why: `'5 consecutive failures'`, `'1 probe succeeded'`, `'backoff of 5000 ms elapsed'` … */
   readonly reason: string
 }
 

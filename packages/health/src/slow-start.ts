@@ -190,7 +190,8 @@ export class SlowStart implements HealthCheck {
  * backend is removed, or it turns unhealthy (the ramp restarts when it recovers).
  *
  * Honoured by the strategies that read `effectiveWeight`: `p2c()` with unequal weights,
- * `weightedRoundRobin()`, `leastConnections()`, `weightedRandom()`; hashing strategies keep the
+ * `weightedRoundRobin()`, `leastConnections()`, `weightedRandom()`, and `peakEwma()` (its cost is
+ * divided by the factor); hashing strategies keep the
  * configured weight so that keys do not move during a ramp. With few requests or many backends,
  * a ramping backend may get little traffic (Envoy's starvation warning).
  *
