@@ -73,6 +73,7 @@ export type {
   Plugin,
 } from './plugin.js'
 export { type BackoffOptions, equalJitterBackoff, fullJitterBackoff } from './primitives/backoff.js'
+export { DueHeap, type DueItem } from './primitives/due-heap.js'
 export { PeakEwma } from './primitives/peak-ewma.js'
 export { RetryBudget, type RetryBudgetOptions } from './primitives/retry-budget.js'
 export { RollingWindow } from './primitives/rolling-window.js'

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '@fulcrum/core'
+import { type Clock, DueHeap, type TimerHandle } from '@fulcrum/core'
 
 /**
  * Options of {@link VirtualClock}.
@@ -23,7 +23,8 @@ export interface VirtualClockOptions {
 class VirtualTimer {
   constructor(
     readonly owner: VirtualClock,
-    readonly due: number,
+    /** The due time. */
+    readonly at: number,
     readonly seq: number,
     public fn: (() => void) | undefined,
   ) {}
@@ -34,9 +35,8 @@ function tick(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve))
 }
 
-/** True when timer `a` fires before timer `b`: earlier due time, then FIFO. */
-function before(a: VirtualTimer, b: VirtualTimer): boolean {
-  return a.due < b.due || (a.due === b.due && a.seq < b.seq)
+function isPending(t: VirtualTimer): boolean {
+  return t.fn !== undefined
 }
 
 /**
@@ -63,7 +63,7 @@ export class VirtualClock implements Clock {
   #now: number
   readonly #maxFirings: number
   /** Binary min-heap of timers, cleared ones included (removed lazily). */
-  #heap: VirtualTimer[] = []
+  readonly #heap = new DueHeap<VirtualTimer>()
   #live = 0
   #seq = 0
   #running = false
@@ -94,7 +94,7 @@ export class VirtualClock implements Clock {
       timer.fn = undefined
       return timer
     }
-    this.#push(timer)
+    this.#heap.push(timer)
     this.#live++
     return timer
   }
@@ -105,7 +105,7 @@ export class VirtualClock implements Clock {
     handle.fn = undefined
     this.#live--
     // Keep the heap small when many timers are cleared long before they are due (per-try timeouts).
-    if (this.#heap.length > 1024 && this.#heap.length > 4 * this.#live) this.#compact()
+    if (this.#heap.size > 1024 && this.#heap.size > 4 * this.#live) this.#heap.retain(isPending)
   }
 
   /** How many timers are scheduled and not yet fired or cleared. */
@@ -115,7 +115,7 @@ export class VirtualClock implements Clock {
 
   /** The due time of the next timer, or `undefined` when none is pending. */
   get nextTimerAt(): number | undefined {
-    return this.#peek()?.due
+    return this.#peek()?.at
   }
 
   /**
@@ -222,8 +222,8 @@ export class VirtualClock implements Clock {
   /** Removes and returns the next live timer due at or before `target`, or `undefined`. */
   #due(target: number): VirtualTimer | undefined {
     const t = this.#peek()
-    if (t === undefined || t.due > target) return undefined
-    this.#pop()
+    if (t === undefined || t.at > target) return undefined
+    this.#heap.pop()
     return t
   }
 
@@ -235,50 +235,14 @@ export class VirtualClock implements Clock {
     const fn = t.fn!
     t.fn = undefined
     this.#live--
-    this.#now = t.due
+    this.#now = t.at
     fn()
   }
 
   /** The next live timer, dropping cleared ones from the top of the heap. */
   #peek(): VirtualTimer | undefined {
     const heap = this.#heap
-    while (heap.length > 0 && heap[0]!.fn === undefined) this.#pop()
-    return heap[0]
-  }
-
-  #push(timer: VirtualTimer): void {
-    const heap = this.#heap
-    let i = heap.push(timer) - 1
-    while (i > 0) {
-      const parent = (i - 1) >>> 1
-      if (!before(timer, heap[parent]!)) break
-      heap[i] = heap[parent]!
-      i = parent
-    }
-    heap[i] = timer
-  }
-
-  #pop(): void {
-    const heap = this.#heap
-    const last = heap.pop()!
-    if (heap.length === 0) return
-    let i = 0
-    const n = heap.length
-    for (;;) {
-      const l = 2 * i + 1
-      if (l >= n) break
-      const r = l + 1
-      const child = r < n && before(heap[r]!, heap[l]!) ? r : l
-      if (!before(heap[child]!, last)) break
-      heap[i] = heap[child]!
-      i = child
-    }
-    heap[i] = last
-  }
-
-  #compact(): void {
-    const live = this.#heap.filter((t) => t.fn !== undefined)
-    this.#heap = []
-    for (const t of live) this.#push(t)
+    while (heap.size > 0 && heap.peek()!.fn === undefined) heap.pop()
+    return heap.peek()
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../clock.js'
+import { DueHeap } from './due-heap.js'
 
 /** Something a {@link Scheduler} runs: a handler object, so that scheduling needs no closure. */
 export interface ScheduledTask {
@@ -38,7 +39,7 @@ class Entry implements ScheduledEntry {
  */
 export class Scheduler {
   readonly #clock: Clock
-  readonly #heap: Entry[] = []
+  readonly #heap = new DueHeap<Entry>()
   #seq = 0
   #timer: TimerHandle | undefined
   #timerAt = Number.POSITIVE_INFINITY
@@ -57,7 +58,7 @@ export class Scheduler {
   /** Runs `task` once, `delayMs` from now (negative delays run at the next tick). */
   schedule(task: ScheduledTask, delayMs: number): ScheduledEntry {
     const entry = new Entry(this.#clock.now() + Math.max(0, delayMs), this.#seq++, task)
-    this.#push(entry)
+    this.#heap.push(entry)
     this.#live++
     if (entry.at < this.#timerAt) this.#arm(entry.at)
     return entry
@@ -69,16 +70,12 @@ export class Scheduler {
     ;(entry as Entry).done = true
     this.#live--
     if (this.#live === 0) {
-      this.#heap.length = 0
+      this.#heap.clear()
       this.#disarm()
-    } else if (this.#heap.length > 64 && this.#heap.length > 4 * this.#live) this.#compact()
-  }
-
-  /** Drops cancelled entries, so that many cancellations of far-off tasks cannot pile up. */
-  #compact(): void {
-    const live = this.#heap.filter((e) => !e.done)
-    this.#heap.length = 0
-    for (const e of live) this.#push(e)
+    } else if (this.#heap.size > 64 && this.#heap.size > 4 * this.#live) {
+      // Many cancellations of far-off tasks must not pile up.
+      this.#heap.retain(isLive)
+    }
   }
 
   #arm(at: number): void {
@@ -100,14 +97,13 @@ export class Scheduler {
     const heap = this.#heap
     // Tasks scheduled while running (with no delay) wait for the next firing, never loop here.
     const limit = this.#seq
-    while (heap.length > 0) {
-      const top = heap[0]!
+    for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
       if (top.done) {
-        this.#pop()
+        heap.pop()
         continue
       }
       if (top.at > now || top.seq >= limit) break
-      this.#pop()
+      heap.pop()
       top.done = true
       this.#live--
       try {
@@ -118,44 +114,14 @@ export class Scheduler {
         })
       }
     }
-    while (heap.length > 0 && heap[0]!.done) this.#pop()
-    if (heap.length > 0) this.#arm(heap[0]!.at)
-  }
-
-  #push(entry: Entry): void {
-    const heap = this.#heap
-    heap.push(entry)
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(entry, heap[parent]!)) break
-      heap[i] = heap[parent]!
-      i = parent
-    }
-    heap[i] = entry
-  }
-
-  #pop(): void {
-    const heap = this.#heap
-    const last = heap.pop()!
-    if (heap.length === 0) return
-    let i = 0
-    const n = heap.length
-    for (;;) {
-      const l = 2 * i + 1
-      if (l >= n) break
-      const r = l + 1
-      const c = r < n && before(heap[r]!, heap[l]!) ? r : l
-      if (!before(heap[c]!, last)) break
-      heap[i] = heap[c]!
-      i = c
-    }
-    heap[i] = last
+    while (heap.peek()?.done === true) heap.pop()
+    const next = heap.peek()
+    if (next !== undefined) this.#arm(next.at)
   }
 }
 
-function before(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+function isLive(e: Entry): boolean {
+  return !e.done
 }
 
 const shared = new WeakMap<Clock, Scheduler>()
