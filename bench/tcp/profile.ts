@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { iperf } from './load.js'
+import { iperf, wrk } from './load.js'
 import { procStat } from './system.js'
 import { type StartContext, startTarget } from './targets.js'
 
@@ -30,11 +30,16 @@ export interface SelfTime {
   readonly share: number
 }
 
-export type ProfiledTarget = 'pipe' | 'fulcrum' | 'fulcrum-notrim'
+export type ProfiledTarget = 'pipe' | 'fulcrum' | 'fulcrum-notrim' | 'fulcrum-base'
 
 export interface ProfileResult {
   readonly target: ProfiledTarget
+  /** The load: `P1` (iperf3 -P 1, the default when absent) or `req` (wrk -t1 -c64). */
+  readonly test?: 'P1' | 'req'
   readonly gbps: number
+  /** `req` only: requests/s under the profiler and proxy CPU µs per request. */
+  readonly rps?: number
+  readonly cpuUsPerReq?: number
   readonly cpuSec: number
   /** Proxy CPU seconds and minor page faults per GB received by iperf3. */
   readonly cpuSecPerGB: number
@@ -73,31 +78,53 @@ export function selfTimes(
   }
 }
 
-/** Runs `iperf3 -P 1` for `seconds` through a freshly started, profiled Node target. */
+export interface ProfileLoad {
+  readonly test: 'P1' | 'req'
+  readonly iperf3: string | undefined
+  readonly iperfPort: number
+  readonly wrk: string | undefined
+  readonly httpPorts: readonly number[]
+  readonly loadCpu: string | undefined
+  readonly seconds: number
+}
+
+/**
+ * Runs `iperf3 -P 1` (test `P1`) or `wrk -t1 -c64` (test `req`, over the 3 HTTP backends) for
+ * `seconds` through a freshly started, profiled Node target.
+ */
 export async function profileTarget(
   target: ProfiledTarget,
   ctx: StartContext,
-  iperf3: string,
-  iperfPort: number,
   port: number,
-  loadCpu: string | undefined,
-  seconds: number,
+  load: ProfileLoad,
 ): Promise<ProfileResult> {
-  const dir = join(ctx.dir, `prof-${target}`)
+  const { test, loadCpu, seconds } = load
+  const dir = join(ctx.dir, `prof-${target}-${test}`)
   mkdirSync(dir, { recursive: true })
-  const listener = { port, backends: [{ host: '127.0.0.1', port: iperfPort }] }
-  const proc = await startTarget(target, [listener], { ...ctx, cpuProfDir: dir }, `prof-${target}`)
+  const backends =
+    test === 'P1'
+      ? [{ host: '127.0.0.1', port: load.iperfPort }]
+      : load.httpPorts.map((p) => ({ host: '127.0.0.1', port: p }))
+  const proc = await startTarget(target, [{ port, backends }], { ...ctx, cpuProfDir: dir }, `prof-${target}`)
   if (proc === undefined) throw new Error('no process to profile')
   let gbps = Number.NaN
+  let rps: number | undefined
+  let requests = Number.NaN
   let cpuSec = Number.NaN
   let gb = Number.NaN
   let faults = Number.NaN
   try {
     const s0 = procStat(proc.pid)
-    const r = await iperf(iperf3, loadCpu, port, 1, seconds)
+    if (test === 'P1') {
+      const r = await iperf(load.iperf3!, loadCpu, port, 1, seconds)
+      gbps = r.gbps
+      gb = r.bytes / 1e9
+    } else {
+      const r = await wrk(load.wrk!, loadCpu, port, 64, seconds)
+      rps = r.rps
+      requests = r.rps * r.seconds
+    }
     const s1 = procStat(proc.pid)
-    gbps = r.gbps
-    gb = r.bytes / 1e9
     cpuSec = s1.cpu - s0.cpu
     faults = s1.minflt - s0.minflt
   } finally {
@@ -108,7 +135,9 @@ export async function profileTarget(
   const summary = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile)
   return {
     target,
+    test,
     gbps,
+    ...(rps !== undefined && { rps, cpuUsPerReq: (cpuSec * 1e6) / requests }),
     cpuSec,
     cpuSecPerGB: cpuSec / gb,
     faultsPerGB: faults / gb,
@@ -119,8 +148,12 @@ export async function profileTarget(
 }
 
 export function profileTable(p: ProfileResult): string {
+  const load =
+    p.test === 'req'
+      ? `${p.target} (wrk -t1 -c64): ${Math.round(p.rps ?? Number.NaN)} req/s under the profiler, ${p.cpuSec.toFixed(2)} s CPU (${(p.cpuUsPerReq ?? Number.NaN).toFixed(1)} µs/req)`
+      : `${p.target} (iperf3 -P 1): ${p.gbps.toFixed(2)} Gbit/s under the profiler, ${p.cpuSec.toFixed(2)} s CPU (${p.cpuSecPerGB.toFixed(2)} s/GB, ${Math.round(p.faultsPerGB)} page faults/GB)`
   const rows = [
-    `${p.target}: ${p.gbps.toFixed(2)} Gbit/s under the profiler, ${p.cpuSec.toFixed(2)} s CPU (${p.cpuSecPerGB.toFixed(2)} s/GB, ${Math.round(p.faultsPerGB)} page faults/GB); profile ${(p.profiledMs / 1000).toFixed(1)} s, of which "(idle)" ${(p.idleMs / 1000).toFixed(1)} s (the event loop outside JS: epoll and libuv's read() calls)`,
+    `${load}; profile ${(p.profiledMs / 1000).toFixed(1)} s, of which "(idle)" ${(p.idleMs / 1000).toFixed(1)} s (the event loop outside JS: epoll and libuv's read() calls)`,
     '',
     '| self time, function (bundle file:line) | ms | share of non-idle |',
     '|---|--:|--:|',

@@ -52,6 +52,9 @@ export const RATIOS: readonly (readonly [TargetName, TargetName])[] = [
   ['fulcrum-notrim', 'pipe-notrim'],
   ['pipe-notrim', 'pipe'],
   ['fulcrum-notrim', 'haproxy'],
+  ['fulcrum', 'fulcrum-base'],
+  ['fulcrum-base', 'pipe'],
+  ['fulcrum-base', 'haproxy'],
 ]
 
 export function median(xs: readonly number[]): number {

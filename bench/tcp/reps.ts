@@ -27,9 +27,13 @@ export interface RepsContext {
   readonly discarded: Sample[]
   /** Targets that could not start (filled in by the first repetition), with the reason. */
   readonly skipped: Partial<Record<TargetName, string>>
+  /** The targets to run (BENCH_TARGETS), in TARGETS order. */
+  readonly targets: readonly TargetName[]
+  /** The tests to run (BENCH_TESTS). */
+  readonly tests: readonly Test[]
 }
 
-const TESTS: readonly Test[] = ['P1', 'P8', 'req']
+export const TESTS: readonly Test[] = ['P1', 'P8', 'req']
 
 /** A sample during which other jobs used more than this share of a CPU is measured again. */
 export const NOISY = 0.25
@@ -43,7 +47,7 @@ async function startAll(rc: RepsContext, rep: number): Promise<Live[]> {
   const { backends } = rc
   const live: Live[] = []
   for (const name of TARGETS) {
-    if (rc.skipped[name] !== undefined) continue
+    if (rc.skipped[name] !== undefined || !rc.targets.includes(name)) continue
     const tput = name === 'direct' ? backends.iperfPort : await freePort()
     const req = name === 'direct' ? backends.httpPorts[0]! : await freePort()
     const listeners = [
@@ -68,7 +72,7 @@ export async function runReps(rc: RepsContext): Promise<Sample[]> {
     try {
       for (const t of live) if (t.proc !== undefined) await measure(t, 'P1', 0, 1, rc.mctx, rc.log)
       const order = live.map((_, i) => live[(i + rep - 1) % live.length]!)
-      for (const test of TESTS)
+      for (const test of rc.tests)
         for (const t of order) {
           if (!takesPart(t.name, test)) continue
           let s = await measure(t, test, rep, rc.seconds, rc.mctx, rc.log)

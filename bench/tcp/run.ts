@@ -18,8 +18,15 @@
  * per-repetition ratios. Proxy CPU time and page faults are read from /proc/<pid>/stat. Missing
  * tools are skipped with a note. Writes bench/results/tcp.json.
  *
+ * - A/B diagnostic `fulcrum-base`: with BENCH_BASE_BUNDLE=<file.mjs> (an esbuild bundle of
+ *   proxy-child.ts built from other sources, e.g. the previous commit; see docs/benchmarks.md),
+ *   that bundle runs as a further Fulcrum target in the same repetitions.
+ *
  * Usage: `pnpm --filter @fulcrum/bench bench:tcp [-- --no-profile] [-- --no-idle]`, or `-- --report`.
- * Env: BENCH_REPS (3), BENCH_SECONDS (5), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1),
+ * Env: BENCH_TARGETS (comma-separated subset of direct,pipe,fulcrum,haproxy,nginx,pipe-notrim,
+ * fulcrum-notrim,fulcrum-base; default all, fulcrum-base only with BENCH_BASE_BUNDLE), BENCH_TESTS
+ * (subset of P1,P8,req; default all), BENCH_PROFILE (the profiles' loads, P1 and/or req; default P1),
+ * BENCH_REPS (3), BENCH_SECONDS (5), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1),
  * BENCH_IDLE_CONNECTIONS (10000), BENCH_QUIET_MS (60000: total time allowed for waiting, before a
  * measurement, until other jobs on the shared machine use under 10% of a CPU), BENCH_RETRIES (10:
  * noisy measurements that may be taken again).
@@ -34,10 +41,10 @@ import type { MeasureContext } from './measure.js'
 import { print, type Result } from './print.js'
 import { type ProfileResult, profileTarget } from './profile.js'
 import { ratios, type Sample, summarize } from './report.js'
-import { runReps } from './reps.js'
+import { runReps, TESTS } from './reps.js'
 import { startBackends, tools } from './setup.js'
 import { bundle, canPin, ephemeralPorts, freePort, hardNofile } from './system.js'
-import { NOTRIM_ENV, type StartContext, TARGETS, type TargetName } from './targets.js'
+import { BASE_BUNDLE, NOTRIM_ENV, type StartContext, TARGETS, type TargetName } from './targets.js'
 
 const OUT = fileURLToPath(new URL('../results/tcp.json', import.meta.url))
 const REPS = Number(process.env.BENCH_REPS ?? 3)
@@ -48,6 +55,23 @@ const QUIET_MS = Number(process.env.BENCH_QUIET_MS ?? 60_000)
 const RETRIES = Number(process.env.BENCH_RETRIES ?? 10)
 const IDLE_WANTED = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000)
 const args = process.argv.slice(2).filter((a) => a !== '--')
+
+/** A comma-separated env var restricted to `all` (every value when unset). */
+function listEnv<T extends string>(name: string, all: readonly T[], fallback: readonly T[] = all): T[] {
+  const raw = process.env[name]
+  if (raw === undefined || raw.trim() === '') return [...fallback]
+  const wanted = raw.split(',').map((x) => x.trim())
+  const bad = wanted.filter((x) => !(all as readonly string[]).includes(x))
+  if (bad.length > 0) throw new Error(`${name}: unknown ${bad.join(', ')} (known: ${all.join(', ')})`)
+  return all.filter((x) => wanted.includes(x))
+}
+const SELECTED = listEnv(
+  'BENCH_TARGETS',
+  TARGETS,
+  TARGETS.filter((t) => t !== 'fulcrum-base' || BASE_BUNDLE !== undefined),
+)
+const SELECTED_TESTS = listEnv('BENCH_TESTS', TESTS)
+const PROFILE_TESTS = listEnv('BENCH_PROFILE', ['P1', 'req'] as const, ['P1'])
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`)
 
 async function main(): Promise<void> {
@@ -77,6 +101,7 @@ async function main(): Promise<void> {
     nginx: tool.nginx,
     nginxStream: tool.nginxV === undefined ? undefined : nginxStream(tool.nginxV),
     maxconn: Math.floor((hard - 64) / 2),
+    baseBundle: BASE_BUNDLE,
   }
   if (tool.nginx !== undefined && ctx.nginxStream === undefined)
     notes.push('nginx stream skipped: nginx has no stream module (apt-get install libnginx-mod-stream)')
@@ -88,28 +113,35 @@ async function main(): Promise<void> {
   let idle: IdleResult[] = []
   const profiles: ProfileResult[] = []
   try {
-    const reps = { ctx, mctx, backends, reps: REPS, seconds: SECONDS, log, notes, skipped }
+    const reps = {
+      ...{ ctx, mctx, backends, reps: REPS, seconds: SECONDS, log, notes, skipped },
+      targets: SELECTED,
+      tests: SELECTED_TESTS,
+    }
     samples = await runReps({ ...reps, retries: RETRIES, discarded })
     if (!args.includes('--no-profile')) {
-      for (const target of ['fulcrum', 'pipe', 'fulcrum-notrim'] as const) {
-        if (skipped[target] !== undefined || tool.iperf3 === undefined) continue
-        log(`profiling ${target} (iperf3 -P 1)`)
-        profiles.push(
-          await profileTarget(
-            target,
-            ctx,
-            tool.iperf3,
-            backends.iperfPort,
-            await freePort(),
-            LOAD_CPU,
-            SECONDS,
-          ),
-        )
-      }
+      for (const test of PROFILE_TESTS)
+        for (const target of ['fulcrum', 'pipe', 'fulcrum-notrim', 'fulcrum-base'] as const) {
+          if (test === 'req' && target === 'fulcrum-notrim') continue
+          if (skipped[target] !== undefined || !SELECTED.includes(target)) continue
+          if ((test === 'P1' ? tool.iperf3 : tool.wrk) === undefined) continue
+          log(`profiling ${target} (${test === 'P1' ? 'iperf3 -P 1' : 'wrk -t1 -c64'})`)
+          profiles.push(
+            await profileTarget(target, ctx, await freePort(), {
+              test,
+              iperf3: tool.iperf3,
+              iperfPort: backends.iperfPort,
+              wrk: tool.wrk,
+              httpPorts: backends.httpPorts,
+              loadCpu: LOAD_CPU,
+              seconds: SECONDS,
+            }),
+          )
+        }
     }
     if (!args.includes('--no-idle'))
-      for (const target of ['pipe', 'fulcrum', 'haproxy', 'nginx'] as const) {
-        if (skipped[target] !== undefined) continue
+      for (const target of ['pipe', 'fulcrum', 'haproxy', 'nginx', 'fulcrum-base'] as const) {
+        if (skipped[target] !== undefined || !SELECTED.includes(target)) continue
         log(`idle connections: ${target}, ${idleN}`)
         try {
           idle.push(await idleTest(target, idleN, ctx, LOAD_CPU))
@@ -122,7 +154,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   }
   idle = idle.filter((r) => r.held > 0)
-  const present = TARGETS.filter((t) => skipped[t] === undefined)
+  const present = SELECTED.filter((t) => skipped[t] === undefined)
   const result: Result = {
     env: {
       node: process.version,

@@ -17,6 +17,7 @@ export type TargetName =
   | 'nginx'
   | 'pipe-notrim'
   | 'fulcrum-notrim'
+  | 'fulcrum-base'
 export const TARGETS: readonly TargetName[] = [
   'direct',
   'pipe',
@@ -25,7 +26,14 @@ export const TARGETS: readonly TargetName[] = [
   'nginx',
   'pipe-notrim',
   'fulcrum-notrim',
+  'fulcrum-base',
 ]
+
+/**
+ * `fulcrum-base` (A/B diagnostic) runs another esbuild bundle of proxy-child.ts, for instance one
+ * built from the previous commit, as `fulcrum` in the same repetitions: its path is in this env var.
+ */
+export const BASE_BUNDLE = process.env.BENCH_BASE_BUNDLE
 
 /**
  * The diagnostic variants `pipe-notrim` and `fulcrum-notrim` run with this environment: glibc then
@@ -54,6 +62,8 @@ export interface StartContext {
   readonly nginxStream: string | undefined
   /** Client connections the native proxies allow (HAProxy maxconn; nginx gets twice the worker_connections). */
   readonly maxconn: number
+  /** The bundle `fulcrum-base` runs (BENCH_BASE_BUNDLE), undefined when not set. */
+  readonly baseBundle?: string | undefined
   /** Write a V8 CPU profile into this dir (Node targets only). */
   readonly cpuProfDir?: string
 }
@@ -97,13 +107,14 @@ async function startNode(
   listeners: readonly Listener[],
   ctx: StartContext,
   env: Record<string, string> = {},
+  bundle: string | undefined = ctx.bundle,
 ) {
   const prof = ctx.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`]
   const json = JSON.stringify(listeners)
   const args =
-    ctx.bundle === undefined
+    bundle === undefined
       ? [...prof, '--conditions=@fulcrum/source', '--import', 'tsx', CHILD_TS, kind, json]
-      : [...prof, ctx.bundle, kind, json]
+      : [...prof, bundle, kind, json]
   const child = spawnPinned(ctx.cpu, process.execPath, args, {
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
@@ -145,6 +156,9 @@ export async function startTarget(
       return startNode('pipe', listeners, ctx, NOTRIM_ENV)
     case 'fulcrum-notrim':
       return startNode('fulcrum', listeners, ctx, NOTRIM_ENV)
+    case 'fulcrum-base':
+      if (ctx.baseBundle === undefined) throw new Error('BENCH_BASE_BUNDLE not set')
+      return startNode('fulcrum', listeners, ctx, {}, ctx.baseBundle)
     case 'haproxy': {
       if (ctx.haproxy === undefined) throw new Error('haproxy not found')
       const cfg = join(ctx.dir, `haproxy-${tag}.cfg`)

@@ -62,6 +62,9 @@ export class TcpConnection implements LeaseSlot, LiveTraffic {
   connectMs = 0
   bytesIn = 0
   bytesOut = 0
+  /** The upstream socket reads with `onread` (no fault hooks); its reused buffer once it has read. */
+  reusedReads = false
+  downBuffer: Buffer | undefined = undefined
   opened = false
   blackholed = false
   clientEnded = false

@@ -8,7 +8,15 @@ import type { Backend } from '@fulcrum/core'
 import type { TcpConnection } from './connection.js'
 import { BLACKHOLE, CONNECTING, OPEN } from './connection-state.js'
 import { ConnectTimeoutError } from './errors.js'
-import { kConn, relayDown, relayUp, type Tagged } from './relay.js'
+import {
+  forgetLastRead,
+  kConn,
+  relayDown,
+  relayUp,
+  type Tagged,
+  upstreamOnRead,
+  upstreamReadBuffer,
+} from './relay.js'
 import { resetWhenFlushed } from './reset.js'
 
 function connOf(socket: net.Socket): TcpConnection {
@@ -73,14 +81,20 @@ function upstreamOnClose(this: net.Socket): void {
   if (c.upstream === this) c.upstreamClose()
 }
 
-/** @internal Opens the upstream connection of an attempt, with its connect timeout. */
+/**
+ * @internal Opens the upstream connection of an attempt, with its connect timeout. Without fault
+ * hooks (which wrap the downstream direction in a stream) it reads into reused buffers (`onread`).
+ */
 export function dial(c: TcpConnection, backend: Backend): Tagged {
   const o = c.hub.options
+  c.reusedReads = o.faults === undefined
+  if (c.reusedReads) forgetLastRead()
   const up = net.connect({
     host: backend.host,
     port: backend.port,
     allowHalfOpen: true,
     noDelay: o.noDelay,
+    ...(c.reusedReads && { onread: { buffer: upstreamReadBuffer, callback: upstreamOnRead } }),
   }) as Tagged
   up[kConn] = c
   up.setTimeout(o.connectTimeoutMs)

@@ -4,10 +4,16 @@
  * on (`this`), as Node's own http server does, so a connection allocates no closures. Data moves
  * with pipe semantics: a `write()` that returns false pauses the source until the destination's
  * `'drain'`.
+ *
+ * Without fault hooks the backend's socket reads into a buffer of its own that is reused from one
+ * read to the next (`net.connect({ onread })`, see `upstreamOnRead`), instead of a freshly
+ * allocated 64 KiB buffer per read and the Readable machinery; the client socket cannot (a
+ * `net.Server` gives accepted sockets no `onread` in Node 20) and keeps `'data'`.
  */
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { TcpConnection } from './connection.js'
+import { OPEN } from './connection-state.js'
 import { resetWhenFlushed } from './reset.js'
 
 /** @internal The property holding a stream's connection. */
@@ -81,6 +87,58 @@ function upstreamOnData(this: net.Socket, chunk: Buffer): void {
   if (!c.client.write(chunk)) this.pause()
 }
 
+/** @internal Size of an upstream socket's reused read buffer (Node's own read size). */
+export const READ_BUFFER_SIZE = 64 * 1024
+
+/**
+ * Every upstream socket's first read goes here (its own buffer is allocated on that first read, so
+ * idle connections hold none). Shared by all sockets, so what is read into it is always copied.
+ */
+const FIRST_READ = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE)
+
+/** The connection whose upstream socket read last, until its next buffer is handed out. */
+let lastRead: TcpConnection | undefined
+
+/**
+ * @internal `onread.buffer` of an upstream socket: where its next read goes. Node calls it without
+ * a `this`, once when the socket gets its handle (inside `net.connect()`, see `dial`) and then right
+ * after each `onread.callback`, which notes its connection in `lastRead`.
+ */
+export function upstreamReadBuffer(): Buffer {
+  const c = lastRead
+  lastRead = undefined
+  return c?.downBuffer ?? FIRST_READ
+}
+
+/** @internal Before a socket is created: its first `upstreamReadBuffer()` call is not after a read. */
+export function forgetLastRead(): void {
+  lastRead = undefined
+}
+
+/**
+ * @internal `onread.callback` of an upstream socket: `n` bytes arrived in `buf`, which the next read
+ * overwrites. They are written to the client as a view of `buf` when that write completes
+ * synchronously (the usual case: the kernel took them all, nothing stays referenced); a write that
+ * is still pending (or queued behind one) keeps referencing `buf`, so the socket gets a fresh
+ * buffer for its next read and the old one is left to that write. Returning false stops reading
+ * (the client's `'drain'` resumes it). Bytes that arrive before the relay is open are dropped: the
+ * connection is going away (the client left, the PROXY header failed), as `'connect'` opens it.
+ */
+export function upstreamOnRead(this: net.Socket, n: number, buf: Buffer): boolean {
+  const c = connOf(this)
+  lastRead = c
+  if (c.state !== OPEN) return false
+  c.bytesOut += n
+  const client = c.client
+  if (buf === FIRST_READ) {
+    c.downBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE)
+    return client.write(Buffer.from(buf.subarray(0, n)))
+  }
+  const ok = client.write(buf.subarray(0, n))
+  if (client.writableLength !== 0) c.downBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE)
+  return ok
+}
+
 function wrapDownOnData(this: Duplex, chunk: Buffer): void {
   const c = connOf(this)
   c.bytesOut += chunk.length
@@ -127,7 +185,7 @@ export function attachRelay(c: TcpConnection): void {
   const upstream = c.upstream!
   client.on('data', clientOnData)
   client.on('drain', clientOnDrain)
-  upstream.on('data', upstreamOnData)
+  if (!c.reusedReads) upstream.on('data', upstreamOnData)
   upstream.on('end', upstreamOnEnd)
   upstream.on('drain', upstreamOnDrain)
   if (c.wrapUp !== undefined) attachWrap(c, c.wrapUp, wrapUpOnData, wrapUpOnEnd, wrapUpOnDrain)
