@@ -7,26 +7,15 @@
 import { circuitBreaker, concurrencyLimit } from '@fulcrum/breaker'
 import { type Balancer, createBalancer } from '@fulcrum/core'
 import { roundRobin } from '@fulcrum/strategies'
-import { afterEach, describe, expect, it } from 'vitest'
-import { backendOf, Fleet, load, Recorder } from './health-helpers.js'
-import { HttpHarness, servedBy, settledLogs, waitFor } from './http-failure-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { backendOf, healthFixture, load, Recorder } from './health-helpers.js'
+import { servedBy, settledLogs, waitFor } from './http-failure-helpers.js'
 
-const h = new HttpHarness()
-const fleet = new Fleet()
-const balancers: Balancer<unknown>[] = []
-
-afterEach(async () => {
-  try {
-    await h.closeAll()
-  } finally {
-    for (const lb of balancers.splice(0)) await lb.close()
-    await fleet.closeAll()
-  }
-})
+const { h, fleet, track } = healthFixture()
 
 /** The balancer, tracked so that `afterEach` closes it (its timers and plugins). */
 function tracked<Ctx>(lb: Balancer<Ctx>): Balancer<Ctx> {
-  balancers.push(lb as Balancer<unknown>)
+  track(lb)
   return lb
 }
 

@@ -4,24 +4,13 @@
  * within `rise` checks of its restart on the same port and takes traffic again; a `/healthz` that
  * answers 503 (while `/` still works) or never answers takes its backend out too.
  */
-import { type Balancer, type BalancerOptions, createBalancer } from '@fulcrum/core'
+import { type BalancerOptions, createBalancer } from '@fulcrum/core'
 import { httpCheck } from '@fulcrum/health'
-import { afterEach, describe, expect, it } from 'vitest'
-import { backendOf, Fleet, load, Recorder, waitFullyUp } from './health-helpers.js'
-import { HttpHarness, sleep } from './http-failure-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { backendOf, healthFixture, load, Recorder, waitFullyUp } from './health-helpers.js'
+import { sleep } from './http-failure-helpers.js'
 
-const h = new HttpHarness()
-const fleet = new Fleet()
-const balancers: Balancer<unknown>[] = []
-
-afterEach(async () => {
-  try {
-    await h.closeAll()
-  } finally {
-    for (const lb of balancers.splice(0)) await lb.close()
-    await fleet.closeAll()
-  }
-})
+const { h, fleet, track } = healthFixture()
 
 const INTERVAL_MS = 100
 const TIMEOUT_MS = 50
@@ -47,7 +36,7 @@ async function setup(options: BalancerOptions = {}) {
     .health(check)
     .retry({ retries: 2 })
     .build()
-  balancers.push(lb as Balancer<unknown>)
+  track(lb)
   const rec = new Recorder(lb)
   const p = await h.proxy(lb)
   await waitFullyUp(lb, check, RISE, FALL)

@@ -7,22 +7,11 @@
  */
 import { type Balancer, type BalancerOptions, createBalancer } from '@fulcrum/core'
 import { httpCheck } from '@fulcrum/health'
-import { afterEach, describe, expect, it } from 'vitest'
-import { backendOf, Fleet, Recorder, type RestartableBackend, waitFullyUp } from './health-helpers.js'
-import { type Fetched, HttpHarness, settledLogs, sleep, waitFor } from './http-failure-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { backendOf, healthFixture, Recorder, type RestartableBackend, waitFullyUp } from './health-helpers.js'
+import { type Fetched, settledLogs, sleep, waitFor } from './http-failure-helpers.js'
 
-const h = new HttpHarness()
-const fleet = new Fleet()
-const balancers: Balancer<unknown>[] = []
-
-afterEach(async () => {
-  try {
-    await h.closeAll()
-  } finally {
-    for (const lb of balancers.splice(0)) await lb.close()
-    await fleet.closeAll()
-  }
-})
+const { h, fleet, track } = healthFixture()
 
 const INTERVAL_MS = 100
 const TIMEOUT_MS = 50
@@ -47,7 +36,7 @@ async function setup(options: BalancerOptions) {
     .health(check)
     .retry({ retries: 2 })
     .build()
-  balancers.push(lb as Balancer<unknown>)
+  track(lb)
   const rec = new Recorder(lb)
   const p = await h.proxy(lb)
   await waitFullyUp(lb, check, RISE, FALL)

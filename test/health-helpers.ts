@@ -9,7 +9,8 @@
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Backend, BackendStateEvent, Balancer, BreakerStateEvent } from '@fulcrum/core'
-import { HOST, sleep, waitFor } from './http-failure-helpers.js'
+import { afterEach } from 'vitest'
+import { HOST, HttpHarness, sleep, waitFor } from './http-failure-helpers.js'
 
 /** What `/healthz` does: answer 200, answer 503, or never answer. */
 export type HealthzMode = 'ok' | 'fail' | 'hang'
@@ -381,4 +382,34 @@ export async function waitFullyUp<Ctx>(
       .map((b) => `${b.id}: ${b.state} ${check.status(b.id)?.health}`)
       .join(', ')})`,
   )
+}
+
+/**
+ * The shared fixture of the health and breaker integration tests: an HTTP harness, a fleet of
+ * restartable backends and the balancers to close, all torn down after each test.
+ */
+export function healthFixture(): {
+  h: HttpHarness
+  fleet: Fleet
+  track: <T>(lb: Balancer<T>) => Balancer<T>
+} {
+  const h = new HttpHarness()
+  const fleet = new Fleet()
+  const balancers: Balancer<unknown>[] = []
+  afterEach(async () => {
+    try {
+      await h.closeAll()
+    } finally {
+      for (const lb of balancers.splice(0)) await lb.close()
+      await fleet.closeAll()
+    }
+  })
+  return {
+    h,
+    fleet,
+    track: (lb) => {
+      balancers.push(lb as Balancer<unknown>)
+      return lb
+    },
+  }
 }

@@ -4,24 +4,13 @@
  * its GETs elsewhere), is ejected after `consecutiveFailures` failed attempts, takes no attempt while
  * ejected, and — restarted — returns when its ejection ends and takes traffic again.
  */
-import { type Balancer, createBalancer } from '@fulcrum/core'
+import { createBalancer } from '@fulcrum/core'
 import { type OutlierDetectionOptions, outlierDetection } from '@fulcrum/health'
-import { afterEach, describe, expect, it } from 'vitest'
-import { backendOf, Fleet, load, Recorder } from './health-helpers.js'
-import { HttpHarness, sleep } from './http-failure-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { backendOf, healthFixture, load, Recorder } from './health-helpers.js'
+import { sleep } from './http-failure-helpers.js'
 
-const h = new HttpHarness()
-const fleet = new Fleet()
-const balancers: Balancer<unknown>[] = []
-
-afterEach(async () => {
-  try {
-    await h.closeAll()
-  } finally {
-    for (const lb of balancers.splice(0)) await lb.close()
-    await fleet.closeAll()
-  }
-})
+const { h, fleet, track } = healthFixture()
 
 /** Slack for timer and scheduling delays on a loaded machine. */
 const SLACK_MS = 300
@@ -35,7 +24,7 @@ async function setup(options: OutlierDetectionOptions) {
     .health(detector)
     .retry({ retries: 2 })
     .build()
-  balancers.push(lb as Balancer<unknown>)
+  track(lb)
   const rec = new Recorder(lb)
   const p = await h.proxy(lb)
   return { bs, detector, lb, rec, p }
