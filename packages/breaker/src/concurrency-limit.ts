@@ -124,8 +124,8 @@ class ConcurrencyLimitPlugin implements ConcurrencyLimit, WaiterHost {
   }
 
   accept(backend: Backend): boolean {
-    // The balancer-wide checks too, for `acquireBackend()` (affinity hits skip `admit`).
-    return backend.inflight < this.#o.maxRequestsPerBackend && !this.#refuses()
+    // The balancer-wide limit is `admit`'s: core calls it once per pick, affinity hits included.
+    return backend.inflight < this.#o.maxRequestsPerBackend
   }
 
   onAcquire(): void {

@@ -3,7 +3,7 @@ import type { AdminState, Backend, BackendSnapshot, BackendSpec, BackendStatsOpt
 import { BackendSet } from './backend-set.js'
 import { createBackend, MAX_WEIGHT } from './backend-spec.js'
 import type { Clock } from './clock.js'
-import { BalancerClosedError, NoBackendError, OverloadError } from './errors.js'
+import { BalancerClosedError, isOverloadError, NoBackendError, OverloadError } from './errors.js'
 import type { BalancerEventName, BalancerEvents, BalancerListener, PluginEventName } from './events.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import { Lease, type LeaseSlot } from './lease.js'
@@ -289,7 +289,7 @@ export class Balancer<Ctx = PickContext> {
       try {
         return this.acquire(ctx, slot, tried)
       } catch (err) {
-        if (!(err instanceof OverloadError)) throw err
+        if (!isOverloadError(err)) throw err
         const queue = this.#queues.find((p) => p.name === err.source)
         if (queue === undefined) throw err
         if (queuedAt < 0) queuedAt = this.clock.now()

@@ -148,3 +148,16 @@ export class OverloadError extends FulcrumError {
     this.retryAfterMs = retryAfterMs
   }
 }
+
+/**
+ * True for an {@link OverloadError} (admission control refused the request), whichever copy of the
+ * package created it: proxies answer it 503 with `Retry-After`, or wait in the limit's queue.
+ *
+ * @example
+ * ```ts
+ * try { lb.pick() } catch (err) { if (isOverloadError(err)) return reply(503, err.retryAfterMs) }
+ * ```
+ */
+export function isOverloadError(value: unknown): value is OverloadError {
+  return isFulcrumError(value) && value.code === 'FULCRUM_ERR_OVERLOAD'
+}

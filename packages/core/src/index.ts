@@ -37,6 +37,7 @@ export {
   FulcrumError,
   InvalidOptionError,
   isFulcrumError,
+  isOverloadError,
   NoBackendError,
   OverloadError,
   UnknownBackendError,

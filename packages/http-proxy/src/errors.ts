@@ -1,4 +1,4 @@
-import { type FailureKind, FulcrumError, isFulcrumError, type OverloadError } from '@fulcrum/core'
+import { type FailureKind, FulcrumError, isOverloadError, type OverloadError } from '@fulcrum/core'
 
 /**
  * Every error code the HTTP proxy creates. `FULCRUM_ERR_OVERLOAD` (503 with `Retry-After`) is an
@@ -163,11 +163,6 @@ export function noBackendError(cause: unknown, retryAfterSeconds: number): Proxy
   })
 }
 
-/** @internal True for the core's `OverloadError` (by code, so a second copy of the package counts too). */
-export function isOverload(err: unknown): err is OverloadError {
-  return isFulcrumError(err) && err.code === 'FULCRUM_ERR_OVERLOAD'
-}
-
 /**
  * @internal The error of a refused admission: 503 with `Retry-After` of the plugin's hint rounded
  * up to seconds (at least 1). Booked nowhere: nothing was acquired.
@@ -183,7 +178,7 @@ export function overloadError(cause: OverloadError): ProxyError {
 
 /** @internal The error of a failed pick: {@link overloadError} for an `OverloadError`, else {@link noBackendError}. */
 export function pickError(cause: unknown): ProxyError {
-  return isOverload(cause) ? overloadError(cause) : noBackendError(cause, 1)
+  return isOverloadError(cause) ? overloadError(cause) : noBackendError(cause, 1)
 }
 
 /** @internal The client went away before the response was complete. */

@@ -6,6 +6,7 @@ import {
   type Balancer,
   CANCELLED,
   type FailureKind,
+  isOverloadError,
   type LeaseSlot,
   type Outcome,
 } from '@fulcrum/core'
@@ -17,7 +18,7 @@ import type { ProxyHub } from './hub.js'
 import { clientOnClose, clientOnError, dial, endClientLater, endUpstreamLater } from './lifecycle.js'
 import { readPreamble } from './preamble.js'
 import { encodeProxyHeader } from './proxy-protocol/encode.js'
-import { isOverload, waitInQueue } from './queued-pick.js'
+import { waitInQueue } from './queued-pick.js'
 import {
   armIdle,
   attachBlackhole,
@@ -134,7 +135,7 @@ export class TcpConnection implements LeaseSlot, LiveTraffic {
       // A refused first pick waits in the admission queue when a plugin queues (the client stays
       // paused, its early bytes buffered); a failover's refused pick ends with the connect error.
       if (failed !== undefined) this.fail('connect-failed', this.lastError)
-      else if (!isOverload(error)) this.fail('no-backend', error)
+      else if (!isOverloadError(error)) this.fail('no-backend', error)
       else if (this.balancer!.queues) waitInQueue(this)
       else this.fail('overload', error)
       return

@@ -4,14 +4,9 @@
  * bytes stay buffered, then connects as after a sync pick. Only this path allocates (an
  * `AbortController`, a promise and its callbacks); the client leaving aborts the wait.
  */
-import { CANCELLED, isFulcrumError, type OverloadError } from '@fulcrum/core'
+import { CANCELLED, isOverloadError } from '@fulcrum/core'
 import type { TcpConnection } from './connection.js'
 import { CLOSED } from './connection-state.js'
-
-/** @internal True for the core's `OverloadError` (by code, so a second copy of the package counts too). */
-export function isOverload(err: unknown): err is OverloadError {
-  return isFulcrumError(err) && err.code === 'FULCRUM_ERR_OVERLOAD'
-}
 
 /** True when `c` ended (or is ending) while it waited: nothing more may happen to it. */
 function over(c: TcpConnection, ac: AbortController): boolean {
@@ -33,7 +28,7 @@ export function waitInQueue(c: TcpConnection): void {
     },
     (err: unknown) => {
       c.queued = undefined
-      if (!over(c, ac)) c.fail(isOverload(err) ? 'overload' : 'no-backend', err)
+      if (!over(c, ac)) c.fail(isOverloadError(err) ? 'overload' : 'no-backend', err)
     },
   )
 }

@@ -7,9 +7,9 @@
  * refuses its first pick, what the wait in the queue takes (`acquireAsync`, an `AbortController`).
  */
 import type { Duplex } from 'node:stream'
-import { BackendSet, CANCELLED } from '@fulcrum/core'
+import { BackendSet, CANCELLED, isOverloadError } from '@fulcrum/core'
 import { type Dispatcher, errors } from 'undici'
-import { deadlineError, isOverload, statusError, upstreamError } from '../errors.js'
+import { deadlineError, statusError, upstreamError } from '../errors.js'
 import { failureOutcome, statusOutcome } from '../outcomes.js'
 import { rawHeader, retryAfterMs } from '../response-head.js'
 import { retryDelay } from '../retry-rules.js'
@@ -73,7 +73,7 @@ export class AttemptHandler extends RequestState {
       core.balancer.acquire(this.#ctx as never, this, this.#tried)
     } catch (err) {
       // A refused first pick waits in the admission queue when a plugin queues; a retry gives up.
-      if (isOverload(err) && this.attempts === 0 && core.balancer.queues) this.#queue()
+      if (isOverloadError(err) && this.attempts === 0 && core.balancer.queues) this.#queue()
       else this.#giveUp(err)
       return
     }
