@@ -22,81 +22,11 @@ import {
   settledLogs,
   waitFor,
 } from './http-failure-helpers.js'
+import { limiter } from './inline-limiter.js'
 
 installCrashGuard()
 const h = new HttpHarness()
 afterEach(() => h.closeAll())
-
-interface Limiter {
-  readonly plugin: Plugin
-  /** Requests holding a slot. */
-  active: number
-  /** Requests waiting in the queue. */
-  readonly waiting: number
-  /** `waitForCapacity` calls. */
-  queued: number
-}
-
-/**
- * Holds at most `max` requests (`admit` + `onAcquire`/`onRelease`); with `queue`, up to `size`
- * refused picks wait (FIFO, woken by a release) for at most `timeoutMs`.
- */
-function limiter(max: number, queue?: { size: number; timeoutMs: number }, retryAfterMs = 2_500): Limiter {
-  const wakers: (() => void)[] = []
-  const refuse = (reason: string): OverloadError => new OverloadError('test-limit', reason, retryAfterMs)
-  const plugin: Plugin = {
-    name: 'test-limit',
-    admit: () => l.active < max,
-    onAcquire: () => {
-      l.active++
-    },
-    onRelease: () => {
-      l.active--
-      wakers.shift()?.()
-    },
-    ...(queue === undefined
-      ? {}
-      : {
-          waitForCapacity: (_ctx: unknown, _queuedAt: number, signal?: AbortSignal) =>
-            new Promise<void>((resolve, reject) => {
-              l.queued++
-              if (wakers.length >= queue.size) {
-                reject(refuse('maxPending'))
-                return
-              }
-              const leave = (): void => {
-                clearTimeout(timer)
-                signal?.removeEventListener('abort', aborted)
-                const i = wakers.indexOf(wake)
-                if (i >= 0) wakers.splice(i, 1)
-              }
-              const wake = (): void => {
-                leave()
-                resolve()
-              }
-              const aborted = (): void => {
-                leave()
-                reject(signal!.reason)
-              }
-              const timer = setTimeout(() => {
-                leave()
-                reject(refuse('queueTimeout'))
-              }, queue.timeoutMs)
-              wakers.push(wake)
-              signal?.addEventListener('abort', aborted, { once: true })
-            }),
-        }),
-  }
-  const l = {
-    plugin,
-    active: 0,
-    queued: 0,
-    get waiting() {
-      return wakers.length
-    },
-  }
-  return l
-}
 
 /** A backend that answers only when the test calls `release()` (oldest first). */
 function slowBackend(): { handler: BackendHandler; release: () => void; releaseAll: () => void } {

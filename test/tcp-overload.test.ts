@@ -4,62 +4,14 @@
  * once with reason `overload`; with a queue it waits, then connects with the bytes it sent while
  * waiting intact; a client that leaves the queue frees its place.
  */
-import { createBalancer, OverloadError, type Plugin } from '@fulcrum/core'
+import { createBalancer, OverloadError } from '@fulcrum/core'
 import type { ConnectionCloseEvent, ConnectionErrorEvent, TcpContext, TcpProxy } from '@fulcrum/tcp-proxy'
 import { afterEach, describe, expect, it } from 'vitest'
+import { limiter } from './inline-limiter.js'
 import { Harness, HOST, received, waitFor } from './tcp-proxy-helpers.js'
 
 const h = new Harness()
 afterEach(() => h.closeAll())
-
-/** At most `max` connections; with `queue`, up to `size` refused picks wait (FIFO) for `timeoutMs`. */
-function limiter(max: number, queue?: { size: number; timeoutMs: number }) {
-  const wakers: (() => void)[] = []
-  const l = { active: 0, plugin: undefined as unknown as Plugin<TcpContext>, waiting: () => wakers.length }
-  l.plugin = {
-    name: 'test-limit',
-    admit: () => l.active < max,
-    onAcquire: () => {
-      l.active++
-    },
-    onRelease: () => {
-      l.active--
-      wakers.shift()?.()
-    },
-    ...(queue === undefined
-      ? {}
-      : {
-          waitForCapacity: (_ctx: TcpContext, _queuedAt: number, signal?: AbortSignal) =>
-            new Promise<void>((resolve, reject) => {
-              if (wakers.length >= queue.size) {
-                reject(new OverloadError('test-limit', 'maxPending'))
-                return
-              }
-              const leave = (): void => {
-                clearTimeout(timer)
-                signal?.removeEventListener('abort', aborted)
-                const i = wakers.indexOf(wake)
-                if (i >= 0) wakers.splice(i, 1)
-              }
-              const wake = (): void => {
-                leave()
-                resolve()
-              }
-              const aborted = (): void => {
-                leave()
-                reject(signal!.reason)
-              }
-              const timer = setTimeout(() => {
-                leave()
-                reject(new OverloadError('test-limit', 'queueTimeout'))
-              }, queue.timeoutMs)
-              wakers.push(wake)
-              signal?.addEventListener('abort', aborted, { once: true })
-            }),
-        }),
-  }
-  return l
-}
 
 function watch(proxy: TcpProxy) {
   const errors: ConnectionErrorEvent[] = []
@@ -121,7 +73,7 @@ describe('tcp proxy overload', () => {
     await waitFor(() => echo.accepted === 2)
     const c = h.client(port)
     const got = received(c)
-    await waitFor(() => lim.waiting() === 1, 2_000, 'the third connection queued')
+    await waitFor(() => lim.waiting === 1, 2_000, 'the third connection queued')
     // Sent while queued, in several writes, then a half-close: all of it must reach the backend.
     const early = Buffer.alloc(256 * 1024)
     for (let i = 0; i < early.length; i++) early[i] = (i * 31) & 0xff
@@ -138,7 +90,7 @@ describe('tcp proxy overload', () => {
     await waitFor(() => closes.length === 2)
     expect(closes.find((e) => e.id === 3)).toMatchObject({ reason: 'end', bytesIn: early.length })
     b.destroy()
-    await waitFor(() => lim.active === 0 && lim.waiting() === 0)
+    await waitFor(() => lim.active === 0 && lim.waiting === 0)
   })
 
   it('a queued client that sent a few bytes and half-closed stays queued and is relayed', async () => {
@@ -153,10 +105,10 @@ describe('tcp proxy overload', () => {
     await waitFor(() => echo.accepted === 1)
     const c = h.client(port)
     const got = received(c)
-    await waitFor(() => lim.waiting() === 1)
+    await waitFor(() => lim.waiting === 1)
     c.end('hello')
     await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(lim.waiting()).toBe(1)
+    expect(lim.waiting).toBe(1)
     a.destroy()
     expect((await got).data.toString()).toBe('hello')
     await waitFor(() => lim.active === 0)
@@ -179,7 +131,7 @@ describe('tcp proxy overload', () => {
     expect(r.data.length).toBe(0)
     expect(errors[0]).toMatchObject({ reason: 'overload', attempts: 0 })
     expect((errors[0]!.error as OverloadError).reason).toBe('queueTimeout')
-    expect(lim.waiting()).toBe(0)
+    expect(lim.waiting).toBe(0)
   })
 
   it('a client that leaves the queue frees its place; nothing reaches the backend', async () => {
@@ -194,18 +146,18 @@ describe('tcp proxy overload', () => {
     const a = h.client(port)
     await waitFor(() => echo.accepted === 1)
     const gone = h.client(port)
-    await waitFor(() => lim.waiting() === 1)
+    await waitFor(() => lim.waiting === 1)
     gone.destroy() // a FIN, nothing sent
-    await waitFor(() => lim.waiting() === 0, 2_000, 'the queue place freed')
+    await waitFor(() => lim.waiting === 0, 2_000, 'the queue place freed')
     await waitFor(() => closes.length === 1)
     expect(closes[0]).toMatchObject({ reason: 'client-gone', backend: undefined })
     const reset = h.client(port)
     reset.on('error', () => {})
-    await waitFor(() => lim.waiting() === 1)
+    await waitFor(() => lim.waiting === 1)
     reset.write('bytes, then a reset')
     await new Promise((resolve) => setTimeout(resolve, 20))
     reset.resetAndDestroy()
-    await waitFor(() => lim.waiting() === 0, 2_000, 'the queue place freed after a reset')
+    await waitFor(() => lim.waiting === 0, 2_000, 'the queue place freed after a reset')
     await waitFor(() => closes.length === 2)
     expect(closes[1]).toMatchObject({ reason: 'client-gone', backend: undefined, bytesIn: 0 })
     expect(errors).toEqual([])
